@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# /usr/lib/kiln-shim/lib.sh: sourced by every stub-world shim.
+#
+# Log format (one line per shim invocation, appended to /var/log/kiln/shims.log):
+#   TOOL <TAB> CWD <TAB> ENV <TAB> ARG1 <TAB> ARG2 ...
+# CWD and every ARG are `printf %q`-quoted (so they never contain a raw tab or
+# newline); ENV is a space-separated list of K=V with V `printf %q`-quoted,
+# holding only the variables below that are SET (an empty value logs as K='').
+# See tools/stub-world/README.md.
+
+KILN_SHIM_LOG=/var/log/kiln/shims.log
+# shellcheck disable=SC2034 # used by the shims that source this file
+KILN_SHIM_PY=python3.12
+# Build-relevant variables, in this (sorted) order.
+KILN_SHIM_ENV_VARS=(CMAKE_ARGS CMAKE_CUDA_ARCHITECTURES CUDA_ARCHS EXT_PARALLEL
+  FLASH_ATTENTION_FORCE_BUILD FLASH_ATTN_CUDA_ARCHS MAX_JOBS NVCC_APPEND_FLAGS
+  NVCC_THREADS PIP_CONSTRAINT PIP_EXTRA_INDEX_URL PIP_INDEX_URL TORCH_CUDA_ARCH_LIST)
+
+# shim_env: the ENV field. Secrets (HF_TOKEN, CIVITAI_TOKEN and any variable
+# whose name contains TOKEN, SECRET, PASSWORD or API_KEY) are logged WITH their
+# values, after the build variables, so tests can prove they never reach a build.
+shim_env() {
+  local out=() k
+  for k in "${KILN_SHIM_ENV_VARS[@]}"; do
+    if [[ -v $k ]]; then out+=("$k=$(printf '%q' "${!k}")"); fi
+  done
+  while IFS= read -r k; do
+    case $k in
+      *TOKEN* | *SECRET* | *PASSWORD* | *API_KEY*) out+=("$k=$(printf '%q' "${!k}")") ;;
+    esac
+  done < <(compgen -e)
+  local IFS=' '
+  printf '%s' "${out[*]}"
+}
+
+# shim_log TOOL ARGS...: append one line to the shim log.
+shim_log() {
+  local tool=$1 line a
+  shift
+  line="$tool"$'\t'"$(printf '%q' "$PWD")"$'\t'"$(shim_env)"
+  for a in "$@"; do line+=$'\t'"$(printf '%q' "$a")"; done
+  mkdir -p "${KILN_SHIM_LOG%/*}"
+  printf '%s\n' "$line" >>"$KILN_SHIM_LOG"
+}
+
+# shim_dist_name URL_OR_DIR: the Python distribution name a source tree builds.
+shim_dist_name() {
+  local repo=${1%/}
+  repo=${repo##*/}
+  repo=${repo%.git}
+  repo=${repo,,}
+  case $repo in
+    sageattention) printf 'sageattention' ;;
+    flash-attention | flash_attention | flash-attn | flash_attn) printf 'flash_attn' ;;
+    *) printf '%s' "$repo" ;;
+  esac
+}
+
+# shim_norm NAME: normalized distribution name (PEP 503, '_' separated), as
+# used for site-packages marker dirs and wheel file names.
+shim_norm() {
+  local n=${1,,}
+  n=${n//-/_}
+  n=${n//./_}
+  printf '%s' "$n"
+}
