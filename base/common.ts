@@ -1,0 +1,40 @@
+import { defineBase } from '../src/dsl/index.ts';
+
+/**
+ * The shared base: one base-common image per CUDA version, ComfyUI and
+ * ComfyUI-Manager on top of each GPU's torch.
+ */
+export default defineBase({
+  // nvidia/cuda:<gpu.cuda>-cudnn-devel-ubuntu24.04 (GPU-FACTS "CUDA toolkit and base images").
+  imageFlavor: 'cudnn-devel-ubuntu24.04',
+  apt: [
+    'aria2',
+    'ca-certificates',
+    'curl',
+    'ffmpeg',
+    'git',
+    'git-lfs',
+    'libgl1',
+    'libglib2.0-0',
+    'openssh-server',
+    'python3',
+    'python3-dev',
+    'python3-venv',
+    'rsync',
+    'tini',
+    'unzip',
+    'wget',
+  ],
+  // Ubuntu 24.04's python3 is 3.12.
+  python: 'python3',
+  pipTools: {
+    ninja: '1.11.1.4',
+    packaging: '25.0',
+    pip: '25.1.1',
+    setuptools: '80.9.0',
+    wheel: '0.45.1',
+  },
+  // Commit pair taken together from a public ComfyUI worker Dockerfile (COMFYUI_COMMIT / MANAGER_COMMIT).
+  comfyui: { repo: 'https://github.com/comfyanonymous/ComfyUI', commit: 'b133e48368d0f52bb014f0dd7ae1adb7403d515b' },
+  manager: { repo: 'https://github.com/Comfy-Org/ComfyUI-Manager', commit: 'f39cbd56fecae0b27a446c0cd450cd591f3a8bea' },
+});

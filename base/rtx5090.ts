@@ -1,0 +1,22 @@
+import { defineGpu } from '../src/dsl/index.ts';
+
+/** RTX 5090 (Blackwell, sm_120): CUDA >= 12.8, torch >= 2.7 from cu128. Values: shared/GPU-FACTS.md. */
+export default defineGpu({
+  name: 'rtx5090',
+  title: 'RTX 5090',
+  sm: 120,
+  cuda: '12.8.1',
+  torch: {
+    torch: '2.7.1',
+    torchvision: '0.22.1',
+    torchaudio: '2.7.1',
+    index: 'https://download.pytorch.org/whl/cu128',
+    xformers: '0.0.31',
+  },
+  // One arch per Sage build: 9.0 next to 12.0 breaks ptxas (thu-ml/SageAttention#291).
+  sage: { repo: 'https://github.com/thu-ml/SageAttention', commit: 'eb615cf6cf4d221338033340ee2de1c37fbdba4a', torchCudaArchList: '12.0' },
+  // FA2 builds for sm_120 from v2.7.3 with nvcc >= 12.8.
+  flash: { repo: 'https://github.com/Dao-AILab/flash-attention', tag: 'v2.8.3', cudaArchs: '120' },
+  llama: { repo: 'https://github.com/ggml-org/llama.cpp', tag: 'b8508', cudaArchitectures: '120' },
+  compile: { maxJobs: 4, nvccThreads: 2, extParallel: 1 },
+});

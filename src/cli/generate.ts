@@ -1,0 +1,32 @@
+import { parseArgs } from 'node:util';
+import { diffGenerated, writeGenerated } from '../io/output.ts';
+import type { Command } from './command.ts';
+import { synthesize } from './project.ts';
+
+export const generate: Command = {
+  name: 'generate',
+  summary: 'write bake/ from base/ and templates/ (--check: fail if bake/ is stale)',
+  usage: 'kiln generate [--check]',
+  async run(argv, io) {
+    const { values } = parseArgs({ args: argv, options: { check: { type: 'boolean', default: false } } });
+    const { files } = await synthesize(io.root);
+    const drift = diffGenerated(io.root, files);
+    const stale = [...drift.changed, ...drift.missing, ...drift.extra];
+    if (values.check) {
+      if (stale.length === 0) {
+        io.out(`bake/ is up to date (${files.size} files)`);
+        return 0;
+      }
+      io.err(`bake/ is stale: ${stale.length} file(s) differ from the definitions:`);
+      for (const f of drift.changed) io.err(`  changed  ${f}`);
+      for (const f of drift.missing) io.err(`  missing  ${f}`);
+      for (const f of drift.extra) io.err(`  extra    ${f}`);
+      io.err('Run `npx kiln generate` and commit bake/.');
+      return 1;
+    }
+    writeGenerated(io.root, files);
+    io.out(stale.length === 0 ? `bake/ unchanged (${files.size} files)` : `wrote bake/: ${stale.length} of ${files.size} files changed`);
+    for (const f of stale) io.out(`  ${f}`);
+    return 0;
+  },
+};

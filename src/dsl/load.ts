@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { KilnError } from '../errors.ts';
+import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './types.ts';
+
+/** A definition and the file it was loaded from (repo-relative, for error messages). */
+export interface Located<T> {
+  readonly def: T;
+  readonly file: string;
+}
+
+/** A file that is copied into an image, identified by content. */
+export interface FileDigest {
+  /** Path relative to the directory it is copied from. */
+  readonly path: string;
+  readonly sha256: string;
+}
+
+export interface TemplateSource extends Located<TemplateDefinition> {
+  /** Name of the folder under templates/. */
+  readonly folder: string;
+  /** templates/<folder>/workflows/*.json, sorted. Empty when there is none. */
+  readonly workflows: readonly FileDigest[];
+}
+
+/** Everything the graph is resolved from. */
+export interface Project {
+  readonly root: string;
+  readonly bases: readonly Located<BaseDefinition>[];
+  readonly gpus: readonly Located<GpuDefinition>[];
+  readonly templates: readonly TemplateSource[];
+  /** scripts/, copied into every image as the runtime. */
+  readonly runtime: readonly FileDigest[];
+}
+
+/** Load base/*.ts and templates/<name>/template.ts under `root`. */
+export async function loadProject(root: string): Promise<Project> {
+  const bases: Located<BaseDefinition>[] = [];
+  const gpus: Located<GpuDefinition>[] = [];
+  for (const name of listDir(join(root, 'base')).filter((f) => f.endsWith('.ts'))) {
+    const file = join('base', name);
+    const value = await importDefault(root, file);
+    if (isKind(value, 'base')) bases.push({ def: value as BaseDefinition, file });
+    else if (isKind(value, 'gpu')) gpus.push({ def: value as GpuDefinition, file });
+    else throw new KilnError(`${file}: the default export must be defineBase(...) or defineGpu(...)`);
+  }
+  const templates: TemplateSource[] = [];
+  for (const folder of listDir(join(root, 'templates'))) {
+    const file = join('templates', folder, 'template.ts');
+    if (!existsSync(join(root, file))) {
+      throw new KilnError(`templates/${folder}/: no template.ts. Every template folder needs one (scaffold with \`kiln new ${folder}\`).`);
+    }
+    const value = await importDefault(root, file);
+    if (!isKind(value, 'template')) {
+      throw new KilnError(`${file}: the default export must be defineTemplate(...)`);
+    }
+    const wfDir = join(root, 'templates', folder, 'workflows');
+    templates.push({ def: value as TemplateDefinition, file, folder, workflows: digestDir(wfDir, (f) => f.endsWith('.json')) });
+  }
+  return { root, bases, gpus, templates, runtime: digestDir(join(root, 'scripts')) };
+}
+
+async function importDefault(root: string, file: string): Promise<unknown> {
+  try {
+    const mod = (await import(pathToFileURL(join(root, file)).href)) as { default?: unknown };
+    return mod.default;
+  } catch (err) {
+    throw new KilnError(`${file}: could not be loaded: ${(err as Error).message}`);
+  }
+}
+
+function isKind(value: unknown, kind: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === kind;
+}
+
+function listDir(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+/** Content digests of every file below `dir`, sorted by path (deterministic keys). */
+export function digestDir(dir: string, keep: (file: string) => boolean = () => true): FileDigest[] {
+  if (!existsSync(dir)) return [];
+  const out: FileDigest[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (keep(name)) {
+        out.push({ path: relative(dir, full).split('\\').join('/'), sha256: sha256(readFileSync(full)) });
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,40 @@
+import type { CivitaiModel, HfModel, ModelFolder, UrlModel } from './types.ts';
+
+export interface HfOptions {
+  readonly into: ModelFolder;
+  /** File name on disk. @default basename of the repo path */
+  readonly as?: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+  /** HF repo commit. @default "main" */
+  readonly revision?: string;
+}
+
+/** A file from a Hugging Face repo, fetched at container start with HF_TOKEN if set. */
+export function hf(repo: string, file: string, options: HfOptions): HfModel {
+  return Object.freeze({ source: 'hf', repo, file, ...options });
+}
+
+export interface CivitaiOptions {
+  readonly into: ModelFolder;
+  readonly as?: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+}
+
+/** A CivitAI model version, resolved through the CivitAI API at container start (CIVITAI_TOKEN). */
+export function civitai(versionId: number, options: CivitaiOptions): CivitaiModel {
+  return Object.freeze({ source: 'civitai', versionId, ...options });
+}
+
+export interface UrlOptions {
+  readonly into: ModelFolder;
+  readonly file: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+}
+
+/** A plain https download. */
+export function url(href: string, options: UrlOptions): UrlModel {
+  return Object.freeze({ source: 'url', href, ...options });
+}

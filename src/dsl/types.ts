@@ -1,0 +1,256 @@
+/**
+ * Definition types: what maintainers write in base/ and templates/.
+ * Everything here is plain readonly data; the factories in this folder
+ * only stamp a `kind` on it. Checks that types cannot express live in
+ * src/graph/validate.ts.
+ */
+
+/** Layer kinds whose cost/volatility can be overridden (see src/graph/layer-kinds.ts). */
+export type LayerKindName =
+  | 'apt'
+  | 'venv'
+  | 'pip-tools'
+  | 'torch'
+  | 'xformers'
+  | 'constraints'
+  | 'comfyui'
+  | 'comfyui-reqs'
+  | 'manager'
+  | 'manager-reqs'
+  | 'sage-clone'
+  | 'flash-clone'
+  | 'sage-build'
+  | 'flash-build'
+  | 'llama-apt'
+  | 'llama-clone'
+  | 'llama-build'
+  | 'kernel-install'
+  | 'llama-copy'
+  | 'node-clone'
+  | 'node-reqs'
+  | 'workflows'
+  | 'manifests'
+  | 'runtime';
+
+/** Override of the cache model for one layer kind. */
+export interface LayerTuning {
+  /** Build minutes on the reference 4-core CI runner. */
+  readonly cost?: number;
+  /** Probability that a given change touches this layer's own inputs (0 < p < 1). */
+  readonly volatility?: number;
+}
+
+export type LayerOverrides = Readonly<Partial<Record<LayerKindName, LayerTuning>>>;
+
+/** A git repository pinned to a full commit SHA. */
+export interface PinnedRepo {
+  /** https URL of the repository. */
+  readonly repo: string;
+  /** Full 40-hex commit SHA. */
+  readonly commit: string;
+}
+
+export interface TorchPins {
+  /** torch version, e.g. "2.7.1". */
+  readonly torch: string;
+  readonly torchvision: string;
+  readonly torchaudio: string;
+  /** Wheel index, e.g. "https://download.pytorch.org/whl/cu128". */
+  readonly index: string;
+  /** xformers version; must match torch (GPU-FACTS "xformers"). */
+  readonly xformers: string;
+}
+
+export interface SagePins extends PinnedRepo {
+  /** TORCH_CUDA_ARCH_LIST for the extension build: exactly the GPU's arch, e.g. "12.0". */
+  readonly torchCudaArchList: string;
+}
+
+export interface FlashPins {
+  readonly repo: string;
+  /** Release tag, e.g. "v2.8.3". */
+  readonly tag: string;
+  /** FLASH_ATTN_CUDA_ARCHS (FlashAttention ignores TORCH_CUDA_ARCH_LIST). */
+  readonly cudaArchs: string;
+}
+
+export interface LlamaPins {
+  readonly repo: string;
+  /** Release tag `b<number>`. */
+  readonly tag: string;
+  /** CMAKE_CUDA_ARCHITECTURES, e.g. "120". */
+  readonly cudaArchitectures: string;
+}
+
+/** Parallelism of the compile stages; size these from the builder, not upstream defaults. */
+export interface CompileBudget {
+  /** MAX_JOBS for Sage/Flash and `cmake --build -j`. @default 4 */
+  readonly maxJobs?: number;
+  /** nvcc --threads / NVCC_THREADS. @default 2 */
+  readonly nvccThreads?: number;
+  /** SageAttention EXT_PARALLEL. @default 1 */
+  readonly extParallel?: number;
+}
+
+export interface GpuOptions {
+  /** Short name used in target names and CLI flags, e.g. "rtx5090". */
+  readonly name: string;
+  /** Marketing name for docs and labels. */
+  readonly title: string;
+  /** Compute capability as an integer: 89 for sm_89, 120 for sm_120. */
+  readonly sm: number;
+  /** CUDA toolkit version of the base image, e.g. "12.8.1". */
+  readonly cuda: string;
+  readonly torch: TorchPins;
+  readonly sage: SagePins;
+  readonly flash: FlashPins;
+  readonly llama: LlamaPins;
+  /** @default { maxJobs: 4, nvccThreads: 2, extParallel: 1 } */
+  readonly compile?: CompileBudget;
+  /** Cache-model overrides for layers built for this GPU. */
+  readonly layers?: LayerOverrides;
+}
+
+export interface GpuDefinition extends GpuOptions {
+  readonly kind: 'gpu';
+}
+
+export interface BaseOptions {
+  /** nvidia/cuda tag suffix after the CUDA version. @default "cudnn-devel-ubuntu24.04" */
+  readonly imageFlavor?: string;
+  /** Image repository of the CUDA base. @default "nvidia/cuda" */
+  readonly imageRepo?: string;
+  /** apt packages of base-common (sorted on output). */
+  readonly apt: readonly string[];
+  /** Python interpreter the venv is made from (Ubuntu 24.04 ships 3.12). @default "python3" */
+  readonly python?: string;
+  /** Exact pins of pip, setuptools, wheel etc. installed into the venv. */
+  readonly pipTools: Readonly<Record<string, string>>;
+  readonly comfyui: PinnedRepo;
+  /** ComfyUI-Manager, cloned into custom_nodes. */
+  readonly manager: PinnedRepo;
+  /** Cache-model overrides for the shared layers. */
+  readonly layers?: LayerOverrides;
+}
+
+export interface BaseDefinition extends BaseOptions {
+  readonly kind: 'base';
+  readonly imageFlavor: string;
+  readonly imageRepo: string;
+  readonly python: string;
+}
+
+/** ComfyUI model folders a model may land in (ComfyUI folder_paths, plus `llm` for llama-server GGUFs). */
+export const MODEL_FOLDERS = [
+  'checkpoints',
+  'clip',
+  'clip_vision',
+  'controlnet',
+  'diffusion_models',
+  'embeddings',
+  'gligen',
+  'hypernetworks',
+  'ipadapter',
+  'llm',
+  'loras',
+  'photomaker',
+  'style_models',
+  'text_encoders',
+  'unet',
+  'upscale_models',
+  'vae',
+  'vae_approx',
+] as const;
+export type ModelFolder = (typeof MODEL_FOLDERS)[number];
+
+export interface HfModel {
+  readonly source: 'hf';
+  readonly repo: string;
+  /** Path of the file inside the repo (may contain folders). */
+  readonly file: string;
+  readonly into: ModelFolder;
+  /** File name on disk. @default basename of `file` */
+  readonly as?: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+  /** Commit SHA of the HF repo. @default "main" (then sha256 is the pin) */
+  readonly revision?: string;
+}
+
+export interface CivitaiModel {
+  readonly source: 'civitai';
+  readonly versionId: number;
+  readonly into: ModelFolder;
+  readonly as?: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+}
+
+export interface UrlModel {
+  readonly source: 'url';
+  readonly href: string;
+  readonly into: ModelFolder;
+  readonly file: string;
+  readonly sha256?: string;
+  readonly bytes?: number;
+}
+
+export type ModelSource = HfModel | CivitaiModel | UrlModel;
+
+export interface CustomNode extends PinnedRepo {
+  /** Folder name under custom_nodes. @default repository name */
+  readonly name: string;
+  /** Install requirements.txt if the node has one. @default true */
+  readonly requirements: boolean;
+}
+
+/** Optional compiled features. Absent means off. */
+export interface Features {
+  /** SageAttention 2 built from source for the GPU's arch. */
+  readonly sage?: boolean;
+  /** FlashAttention 2 built from source (FLASH_ATTN_CUDA_ARCHS). */
+  readonly flash?: boolean;
+  /** llama.cpp llama-server built with CUDA. */
+  readonly llama?: boolean;
+}
+export const FEATURE_NAMES = ['sage', 'flash', 'llama'] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+
+export interface Port {
+  readonly port: number;
+  readonly protocol: 'http' | 'tcp';
+  /** What listens there, for docs and RunPod. */
+  readonly name: string;
+}
+
+export interface TemplateOptions {
+  /** Lowercase, dash-separated; becomes target and image names. */
+  readonly name: string;
+  readonly description: string;
+  /** GPU profiles (import them from base/) the template is built for. */
+  readonly gpus: readonly GpuDefinition[];
+  readonly models?: readonly ModelSource[];
+  readonly nodes?: readonly CustomNode[];
+  readonly features?: Features;
+  /**
+   * Attention backend ComfyUI starts with. Must be an enabled feature.
+   * @default "sage" if sage is on, else "flash" if flash is on, else none
+   */
+  readonly attention?: 'sage' | 'flash' | 'pytorch';
+  /** Runtime env defaults baked into the image (never secrets). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra ports; ComfyUI 8188 and FileBrowser 8080 are always there. */
+  readonly ports?: readonly Port[];
+  /** RunPod disk sizing. @default { containerGb: 40, volumeGb: 100 } */
+  readonly disk?: { readonly containerGb: number; readonly volumeGb: number };
+  /** Cache-model overrides for this template's layers. */
+  readonly layers?: LayerOverrides;
+  /** Explicit opt-in for model sources that are neither sha256- nor commit-pinned. */
+  readonly allowUnpinnedModels?: boolean;
+}
+
+export interface TemplateDefinition extends TemplateOptions {
+  readonly kind: 'template';
+}
+
+export type Definition = GpuDefinition | BaseDefinition | TemplateDefinition;

@@ -1,0 +1,235 @@
+import type { Project } from '../dsl/load.ts';
+import type { BaseDefinition, FeatureName, GpuDefinition } from '../dsl/types.ts';
+import { contentKey } from './keys.ts';
+import { buildLayers, type LayerSpec } from './layer-spec.ts';
+import { templateFiles } from './manifests.ts';
+import {
+  baseCommonLayers,
+  comfyLayers,
+  cudaImage,
+  cudaSlug,
+  flashLayers,
+  llamaLayers,
+  PYTHON_ENV,
+  sageLayers,
+  torchLayers,
+} from './stages.ts';
+import { attentionOf, enabledFeatures, templateLayers } from './template-target.ts';
+import type { BuildGraph, ContextSource, FromSource, Group, Target, TargetKind } from './types.ts';
+import { validateProject } from './validate.ts';
+
+const ENTRYPOINT = ['/opt/kiln/scripts/start.sh'] as const;
+
+/** Resolve validated definitions into the build graph. Throws ValidationError on bad input. */
+export function resolveGraph(project: Project): BuildGraph {
+  validateProject(project);
+  const base = project.bases[0]!.def;
+  const gpuByName = new Map(project.gpus.map((g) => [g.def.name, g.def]));
+  const targets = new Map<string, Target>();
+
+  const add = (t: Target): Target => {
+    targets.set(t.name, t);
+    return t;
+  };
+
+  const imageKey = (image: string): string => contentKey('image', image);
+
+  interface StageInput {
+    name: string;
+    kind: TargetKind;
+    gpu?: GpuDefinition;
+    from: FromSource;
+    contexts?: Record<string, ContextSource>;
+    specs: LayerSpec[];
+    headerEnv?: Record<string, string>;
+    image: { repository: string; tag: string };
+    labels: Record<string, string>;
+    template?: string;
+    env?: Record<string, string>;
+    expose?: string[];
+    entrypoint?: readonly string[];
+    overrides: Parameters<typeof buildLayers>[3];
+  }
+
+  const keyOfContext = (c: ContextSource, digests: Record<string, string>, name: string): string =>
+    'target' in c ? targets.get(c.target)!.key : (digests[name] ?? contentKey('path', c.path));
+
+  const stage = (s: StageInput, pathDigests: Record<string, string> = {}): Target => {
+    const contexts = s.contexts ?? {};
+    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, keyOfContext(c, pathDigests, n)]));
+    const fromKey = 'image' in s.from ? imageKey(s.from.image) : contextKeys[s.from.context]!;
+    const { layers, key } = buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
+    return add({
+      name: s.name,
+      kind: s.kind,
+      ...(s.gpu ? { gpu: s.gpu.name } : {}),
+      ...(s.template ? { template: s.template } : {}),
+      from: s.from,
+      contexts,
+      layers,
+      headerEnv: s.headerEnv ?? {},
+      env: s.env ?? {},
+      expose: s.expose ?? [],
+      ...(s.entrypoint ? { entrypoint: s.entrypoint } : {}),
+      labels: s.labels,
+      image: s.image,
+      dockerfile: `bake/dockerfiles/${s.name}.Dockerfile`,
+      key,
+    });
+  };
+
+  const gpuLabels = (gpu: GpuDefinition): Record<string, string> => ({
+    'kiln.gpu': gpu.name,
+    'kiln.sm': `sm_${gpu.sm}`,
+    'kiln.cuda': gpu.cuda,
+    'kiln.torch': gpu.torch.torch,
+  });
+
+  // Which GPUs and which features per GPU some template needs.
+  const used = new Map<string, Set<FeatureName>>();
+  for (const t of project.templates) {
+    for (const g of t.def.gpus) {
+      const set = used.get(g.name) ?? new Set<FeatureName>();
+      for (const f of enabledFeatures(t)) set.add(f);
+      used.set(g.name, set);
+    }
+  }
+  const usedGpus = [...used.keys()].sort().map((n) => gpuByName.get(n)!);
+
+  for (const cuda of [...new Set(usedGpus.map((g) => g.cuda))].sort()) {
+    const image = cudaImage(base, usedGpus.find((g) => g.cuda === cuda)!);
+    stage({
+      name: `base-common-${cudaSlug(cuda)}`,
+      kind: 'base-common',
+      from: { image },
+      specs: baseCommonLayers(base),
+      headerEnv: { ...PYTHON_ENV },
+      image: { repository: 'kiln-base-common', tag: cudaSlug(cuda) },
+      labels: { 'kiln.cuda': cuda },
+      overrides: [base.layers],
+    });
+  }
+
+  for (const gpu of usedGpus) {
+    const features = used.get(gpu.name)!;
+    const common = { gpu, labels: gpuLabels(gpu), overrides: [base.layers, gpu.layers] };
+    stage({
+      ...common,
+      name: `torch-${gpu.name}`,
+      kind: 'torch',
+      from: { context: 'base-common' },
+      contexts: { 'base-common': { target: `base-common-${cudaSlug(gpu.cuda)}` } },
+      specs: torchLayers(gpu),
+      image: { repository: 'kiln-torch', tag: gpu.name },
+    });
+    stage({
+      ...common,
+      name: `base-${gpu.name}`,
+      kind: 'base',
+      from: { context: 'torch' },
+      contexts: { torch: { target: `torch-${gpu.name}` } },
+      specs: comfyLayers(base),
+      image: { repository: 'kiln-base', tag: gpu.name },
+    });
+    if (features.has('sage')) {
+      stage({
+        ...common,
+        name: `sage-${gpu.name}`,
+        kind: 'sage',
+        from: { context: 'torch' },
+        contexts: { torch: { target: `torch-${gpu.name}` } },
+        specs: sageLayers(gpu),
+        image: { repository: 'kiln-sage', tag: gpu.name },
+      });
+    }
+    if (features.has('flash')) {
+      stage({
+        ...common,
+        name: `flash-${gpu.name}`,
+        kind: 'flash',
+        from: { context: 'torch' },
+        contexts: { torch: { target: `torch-${gpu.name}` } },
+        specs: flashLayers(gpu),
+        image: { repository: 'kiln-flash', tag: gpu.name },
+      });
+    }
+    if (features.has('llama')) {
+      stage({
+        ...common,
+        name: `llama-${gpu.name}`,
+        kind: 'llama',
+        from: { image: cudaImage(base, gpu) },
+        specs: llamaLayers(gpu),
+        headerEnv: { DEBIAN_FRONTEND: 'noninteractive' },
+        image: { repository: 'kiln-llama', tag: gpu.name },
+      });
+    }
+  }
+
+  const files = project.templates.map((t) => templateFiles(t.def));
+  const runtimeDigest = project.runtime.map((f) => `${f.path}:${f.sha256}`);
+  const featureMap: Record<string, FeatureName[]> = {};
+  for (const [i, t] of project.templates.entries()) {
+    const features = enabledFeatures(t);
+    const manifestDigest = contentKey(files[i]);
+    const ports = ['8188', '8080', ...(t.def.ports ?? []).map((p) => String(p.port))];
+    for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const name = `${t.def.name}-${gpu.name}`;
+      featureMap[name] = features;
+      const contexts: Record<string, ContextSource> = { base: { target: `base-${gpu.name}` }, runtime: { path: 'scripts' } };
+      for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
+      if (t.workflows.length > 0) contexts.workflows = { path: `templates/${t.folder}/workflows` };
+      stage(
+        {
+          name,
+          kind: 'template',
+          gpu,
+          template: t.def.name,
+          from: { context: 'base' },
+          contexts,
+          specs: templateLayers(t, features, manifestDigest, runtimeDigest),
+          image: { repository: t.def.name, tag: gpu.name },
+          labels: {
+            ...gpuLabels(gpu),
+            'kiln.template': t.def.name,
+            'kiln.features': features.length > 0 ? features.join(',') : 'none',
+            'org.opencontainers.image.title': `${t.def.name} (${gpu.title})`,
+            'org.opencontainers.image.description': t.def.description,
+          },
+          env: {
+            KILN_ATTENTION: attentionOf(t),
+            KILN_GPU: gpu.name,
+            KILN_TEMPLATE: t.def.name,
+            ...t.def.env,
+          },
+          expose: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)),
+          entrypoint: ENTRYPOINT,
+          overrides: [base.layers, gpu.layers, t.def.layers],
+        },
+        {
+          runtime: contentKey(runtimeDigest),
+          ...(t.workflows.length > 0 ? { workflows: contentKey(t.workflows) } : {}),
+        },
+      );
+    }
+  }
+
+  const sorted = [...targets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const templateTargets = sorted.filter((t) => t.kind === 'template');
+  const groups: Group[] = [
+    { name: 'default', targets: templateTargets.map((t) => t.name) },
+    ...[...new Set(templateTargets.map((t) => t.template!))].sort().map((name) => ({
+      name,
+      targets: templateTargets.filter((t) => t.template === name).map((t) => t.name),
+    })),
+    ...usedGpus.map((g) => ({ name: g.name, targets: templateTargets.filter((t) => t.gpu === g.name).map((t) => t.name) })),
+  ];
+  return {
+    targets: sorted,
+    groups,
+    templateFiles: [...files].sort((a, b) => (a.template < b.template ? -1 : 1)),
+    features: featureMap,
+  };
+}
+
+export type { BaseDefinition };

@@ -1,0 +1,161 @@
+/**
+ * Layer lists of the shared targets (everything but <template>-<gpu>).
+ * Each function returns data only; the Dockerfile text lives in src/emit.
+ */
+import type { BaseDefinition, GpuDefinition } from '../dsl/types.ts';
+import { IMAGE_PATHS as P } from './image-paths.ts';
+import type { LayerSpec } from './layer-spec.ts';
+
+export function cudaImage(base: BaseDefinition, gpu: GpuDefinition): string {
+  return `${base.imageRepo}:${gpu.cuda}-${base.imageFlavor}`;
+}
+
+/** Target-name-safe form of a CUDA version: 12.8.1 -> cuda12-8-1. */
+export function cudaSlug(cuda: string): string {
+  return `cuda${cuda.replace(/\./g, '-')}`;
+}
+
+export function compileBudget(gpu: GpuDefinition): { maxJobs: number; nvccThreads: number; extParallel: number } {
+  return { maxJobs: 4, nvccThreads: 2, extParallel: 1, ...gpu.compile };
+}
+
+/** Environment every RUN of the Python side sees (set once in base-common). */
+export const PYTHON_ENV: Readonly<Record<string, string>> = {
+  DEBIAN_FRONTEND: 'noninteractive',
+  PATH: `${P.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  PIP_DISABLE_PIP_VERSION_CHECK: '1',
+  PIP_NO_CACHE_DIR: '1',
+  PYTHONUNBUFFERED: '1',
+  VIRTUAL_ENV: P.venv,
+};
+
+export function baseCommonLayers(base: BaseDefinition): LayerSpec[] {
+  return [
+    { id: 'apt', kind: 'apt', params: { packages: [...base.apt].sort() } },
+    { id: 'venv', kind: 'venv', params: { python: base.python, venv: P.venv }, after: ['apt'] },
+    {
+      id: 'pip-tools',
+      kind: 'pip-tools',
+      params: { index: '', pins: Object.entries(base.pipTools).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}==${v}`) },
+      after: ['venv'],
+    },
+  ];
+}
+
+export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
+  const t = gpu.torch;
+  const trio = [`torch==${t.torch}`, `torchvision==${t.torchvision}`, `torchaudio==${t.torchaudio}`];
+  return [
+    { id: 'torch', kind: 'torch', params: { index: t.index, pins: trio } },
+    // Same index as torch: xformers wheels pin one exact torch (GPU-FACTS "xformers").
+    { id: 'xformers', kind: 'xformers', params: { index: t.index, pins: [`xformers==${t.xformers}`] }, after: ['torch'] },
+    {
+      id: 'constraints',
+      kind: 'constraints',
+      params: { path: P.constraints, lines: [...trio, `xformers==${t.xformers}`] },
+      after: ['xformers'],
+    },
+  ];
+}
+
+export function comfyLayers(base: BaseDefinition): LayerSpec[] {
+  const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
+  return [
+    { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui } },
+    {
+      id: 'comfyui-reqs',
+      kind: 'comfyui-reqs',
+      params: { requirements: `${P.comfyui}/requirements.txt`, constraints: P.constraints },
+      after: ['comfyui'],
+    },
+    { id: 'manager', kind: 'manager', params: { repo: base.manager.repo, commit: base.manager.commit, dir: managerDir }, after: ['comfyui'] },
+    {
+      id: 'manager-reqs',
+      kind: 'manager-reqs',
+      params: { requirements: `${managerDir}/requirements.txt`, constraints: P.constraints },
+      after: ['manager'],
+    },
+  ];
+}
+
+export function sageLayers(gpu: GpuDefinition): LayerSpec[] {
+  const b = compileBudget(gpu);
+  const dir = `${P.src}/SageAttention`;
+  return [
+    { id: 'clone', kind: 'sage-clone', params: { repo: gpu.sage.repo, commit: gpu.sage.commit, dir } },
+    {
+      id: 'build',
+      kind: 'sage-build',
+      params: {
+        dir,
+        wheels: P.wheels,
+        // No GPU at build time: the arch list MUST be set, and only the GPU's own (GPU-FACTS "SageAttention").
+        env: [
+          ['TORCH_CUDA_ARCH_LIST', gpu.sage.torchCudaArchList],
+          ['EXT_PARALLEL', String(b.extParallel)],
+          ['NVCC_APPEND_FLAGS', `--threads ${b.nvccThreads}`],
+          ['MAX_JOBS', String(b.maxJobs)],
+        ],
+      },
+      after: ['clone'],
+    },
+  ];
+}
+
+export function flashLayers(gpu: GpuDefinition): LayerSpec[] {
+  const b = compileBudget(gpu);
+  const dir = `${P.src}/flash-attention`;
+  return [
+    // FA2 vendors CUTLASS as a submodule; nothing else is needed to build.
+    { id: 'clone', kind: 'flash-clone', params: { repo: gpu.flash.repo, tag: gpu.flash.tag, dir, submodules: ['csrc/cutlass'] } },
+    {
+      id: 'build',
+      kind: 'flash-build',
+      params: {
+        dir,
+        wheels: P.wheels,
+        // FlashAttention ignores TORCH_CUDA_ARCH_LIST (GPU-FACTS "FlashAttention").
+        env: [
+          ['FLASH_ATTENTION_FORCE_BUILD', 'TRUE'],
+          ['FLASH_ATTN_CUDA_ARCHS', gpu.flash.cudaArchs],
+          ['MAX_JOBS', String(b.maxJobs)],
+          ['NVCC_THREADS', String(b.nvccThreads)],
+        ],
+      },
+      after: ['clone'],
+    },
+  ];
+}
+
+/** Build packages of the llama builder; it starts from the CUDA image, not base-common. */
+export const LLAMA_APT = ['build-essential', 'ca-certificates', 'cmake', 'git', 'libssl-dev'] as const;
+
+export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
+  const b = compileBudget(gpu);
+  const dir = `${P.src}/llama.cpp`;
+  return [
+    { id: 'apt', kind: 'llama-apt', params: { packages: [...LLAMA_APT] } },
+    { id: 'clone', kind: 'llama-clone', params: { repo: gpu.llama.repo, tag: gpu.llama.tag, dir, submodules: [] }, after: ['apt'] },
+    {
+      id: 'build',
+      kind: 'llama-build',
+      params: {
+        dir,
+        out: P.llama,
+        jobs: b.maxJobs,
+        // Flags of llama.cpp's own CUDA Dockerfile; --allow-shlib-undefined because no libcuda.so.1 exists at build time.
+        cmakeFlags: [
+          '-DGGML_NATIVE=OFF',
+          '-DGGML_CUDA=ON',
+          '-DGGML_BACKEND_DL=ON',
+          '-DGGML_CPU_ALL_VARIANTS=ON',
+          '-DLLAMA_BUILD_TESTS=OFF',
+          '-DLLAMA_OPENSSL=ON',
+          `-DCMAKE_CUDA_ARCHITECTURES=${gpu.llama.cudaArchitectures}`,
+          '-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined',
+        ],
+      },
+      after: ['clone'],
+    },
+  ];
+}

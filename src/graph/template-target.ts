@@ -1,0 +1,76 @@
+import type { FeatureName } from '../dsl/types.ts';
+import type { TemplateSource } from '../dsl/load.ts';
+import { IMAGE_PATHS as P } from './image-paths.ts';
+import type { LayerSpec } from './layer-spec.ts';
+
+/** Named context of each kernel builder, as the template Dockerfile refers to it. */
+export const KERNEL_CONTEXT: Readonly<Record<'sage' | 'flash', string>> = { sage: 'sage', flash: 'flash' };
+
+/**
+ * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
+ * nodes and their requirements, workflows, manifests, runtime scripts.
+ */
+export function templateLayers(
+  t: TemplateSource,
+  features: readonly FeatureName[],
+  manifestDigest: string,
+  runtimeDigest: readonly string[],
+): LayerSpec[] {
+  const specs: LayerSpec[] = [];
+  for (const k of ['sage', 'flash'] as const) {
+    if (!features.includes(k)) continue;
+    specs.push({
+      id: `kernel-install:${k}`,
+      kind: 'kernel-install',
+      params: { context: KERNEL_CONTEXT[k], source: P.wheels, mount: `/tmp/kiln-wheels-${k}` },
+      uses: [KERNEL_CONTEXT[k]],
+    });
+  }
+  if (features.includes('llama')) {
+    specs.push({ id: 'llama-copy', kind: 'llama-copy', params: { context: 'llama', source: `${P.llama}/`, dest: `${P.llama}/` }, uses: ['llama'] });
+  }
+  for (const n of t.def.nodes ?? []) {
+    const dir = `${P.comfyui}/custom_nodes/${n.name}`;
+    specs.push({ id: `node-clone:${n.name}`, kind: 'node-clone', params: { repo: n.repo, commit: n.commit, dir } });
+    if (n.requirements) {
+      specs.push({
+        id: `node-reqs:${n.name}`,
+        kind: 'node-reqs',
+        params: { requirements: `${dir}/requirements.txt`, constraints: P.constraints },
+        after: [`node-clone:${n.name}`],
+      });
+    }
+  }
+  if (t.workflows.length > 0) {
+    specs.push({
+      id: 'workflows',
+      kind: 'workflows',
+      params: { context: 'workflows', source: '.', dest: `${P.workflows}/` },
+      inputs: t.workflows.map((w) => `${w.path}:${w.sha256}`),
+    });
+  }
+  specs.push({
+    id: 'manifests',
+    kind: 'manifests',
+    params: { source: `manifests/${t.def.name}/`, dest: `${P.manifest}/` },
+    inputs: [manifestDigest],
+  });
+  specs.push({ id: 'runtime', kind: 'runtime', params: { context: 'runtime', source: '.', dest: `${P.scripts}/` }, inputs: [...runtimeDigest] });
+  return specs;
+}
+
+/** Features a template enables, in a fixed order. */
+export function enabledFeatures(t: TemplateSource): FeatureName[] {
+  const f = t.def.features ?? {};
+  return (['sage', 'flash', 'llama'] as const).filter((k) => f[k] === true);
+}
+
+/** The attention backend ComfyUI starts with ('' = ComfyUI's default). */
+export function attentionOf(t: TemplateSource): 'sage' | 'flash' | '' {
+  const a = t.def.attention;
+  if (a === 'pytorch') return '';
+  if (a) return a;
+  if (t.def.features?.sage) return 'sage';
+  if (t.def.features?.flash) return 'flash';
+  return '';
+}
