@@ -16,6 +16,7 @@ export function dockerfileString(value: string): string {
 /** An HCL string literal. `${...}` is kept only where interpolation is meant. */
 export function hclString(value: string, interpolate = false): string {
   let s = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-  if (!interpolate) s = s.replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+  // Function replacements: in a replacement string "$$" would mean a single "$".
+  if (!interpolate) s = s.replace(/\$\{/g, () => '$${').replace(/%\{/g, () => '%%{');
   return `"${s}"`;
 }

@@ -1,0 +1,52 @@
+/**
+ * Test helpers in the spirit of cdk8s's Testing: build a Project in memory
+ * (no files), synthesize it, and get at targets and files by name.
+ */
+import type { FileDigest, Project, TemplateSource } from './dsl/load.ts';
+import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './dsl/types.ts';
+import { synth } from './emit/synth.ts';
+import { resolveGraph } from './graph/resolve.ts';
+import type { BuildGraph, Target } from './graph/types.ts';
+
+export interface TestProjectOptions {
+  readonly base: BaseDefinition;
+  readonly gpus: readonly GpuDefinition[];
+  readonly templates: readonly TemplateDefinition[];
+  /** Workflow files per template name. @default none */
+  readonly workflows?: Readonly<Record<string, readonly FileDigest[]>>;
+  /** Runtime scripts digests. @default one fake start.sh */
+  readonly runtime?: readonly FileDigest[];
+}
+
+export const Testing = {
+  project(o: TestProjectOptions): Project {
+    return {
+      root: '/nonexistent',
+      bases: [{ def: o.base, file: 'base/common.ts' }],
+      gpus: o.gpus.map((g) => ({ def: g, file: `base/${g.name}.ts` })),
+      templates: o.templates.map(
+        (t): TemplateSource => ({
+          def: t,
+          file: `templates/${t.name}/template.ts`,
+          folder: t.name,
+          workflows: o.workflows?.[t.name] ?? [],
+        }),
+      ),
+      runtime: o.runtime ?? [{ path: 'start.sh', sha256: '0'.repeat(64) }],
+    };
+  },
+
+  graph(project: Project): BuildGraph {
+    return resolveGraph(project);
+  },
+
+  synth(project: Project): Map<string, string> {
+    return synth(resolveGraph(project));
+  },
+
+  target(graph: BuildGraph, name: string): Target {
+    const t = graph.targets.find((x) => x.name === name);
+    if (!t) throw new Error(`no target ${name}; have ${graph.targets.map((x) => x.name).join(', ')}`);
+    return t;
+  },
+};

@@ -1,0 +1,119 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import test from 'ava';
+import { execa } from 'execa';
+import { digestDir } from '../src/dsl/load.ts';
+import { repoRoot, tempRepo } from './helpers/fixtures.ts';
+
+const kiln = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+  execa('node', [join(repoRoot, 'bin/kiln.mjs'), ...args], { cwd, reject: false, env, timeout: 60_000 });
+
+/** PATH with node but without docker: how a machine without an engine looks. */
+const noDocker = { PATH: dirname(process.execPath) };
+
+const addNode = (root: string) => {
+  const file = join(root, 'templates/sd15-basic/template.ts');
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(
+    file,
+    text.replace(
+      "  nodes: [\n",
+      "  nodes: [\n    node('https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite', '115de7a9d9e34410cffb9ecfd268e993b11a50fb'),\n",
+    ),
+  );
+};
+
+test('generate --check passes on the committed bake/', async (t) => {
+  const r = await kiln(repoRoot, ['generate', '--check']);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /up to date/);
+});
+
+test('editing a node list without regenerating: --check fails naming exactly that template\'s files', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  addNode(repo.root);
+  const r = await kiln(repo.root, ['generate', '--check']);
+  t.is(r.exitCode, 1);
+  const stale = r.stderr.split('\n').filter((l) => /^\s+(changed|missing|extra)\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]).sort();
+  t.deepEqual(stale, [
+    'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile',
+    'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile',
+    'bake/manifests/sd15-basic/nodes.lock.json',
+  ]);
+  t.regex(r.stderr, /Run `npx kiln generate`/);
+});
+
+test('generate rewrites only the edited template\'s files, then --check passes', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  const before = new Map(digestDir(join(repo.root, 'bake')).map((f) => [f.path, f.sha256]));
+  addNode(repo.root);
+  const r = await kiln(repo.root, ['generate']);
+  t.is(r.exitCode, 0, r.stderr);
+  const after = new Map(digestDir(join(repo.root, 'bake')).map((f) => [f.path, f.sha256]));
+  t.deepEqual([...after.keys()], [...before.keys()]);
+  const changed = [...after].filter(([p, h]) => before.get(p) !== h).map(([p]) => p);
+  t.deepEqual(changed.sort(), [
+    'dockerfiles/sd15-basic-rtx4090.Dockerfile',
+    'dockerfiles/sd15-basic-rtx5090.Dockerfile',
+    'manifests/sd15-basic/nodes.lock.json',
+  ]);
+  t.regex(readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile'), 'utf8'), /ComfyUI-VideoHelperSuite checkout 115de7a9d9e3/);
+  t.is((await kiln(repo.root, ['generate', '--check'])).exitCode, 0);
+});
+
+test('a bad definition writes nothing and names file, definition and field', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  const before = digestDir(join(repo.root, 'bake'));
+  const file = join(repo.root, 'base/rtx5090.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace("torchCudaArchList: '12.0'", "torchCudaArchList: '9.0;12.0'"));
+  const r = await kiln(repo.root, ['generate']);
+  t.is(r.exitCode, 2);
+  t.regex(r.stderr, /base\/rtx5090\.ts: gpu "rtx5090", field sage\.torchCudaArchList: .*never 9\.0 with 12\.0/);
+  t.regex(r.stderr, /fix: set torchCudaArchList: '12\.0'/);
+  t.regex(r.stderr, /nothing was written/);
+  t.deepEqual(digestDir(join(repo.root, 'bake')), before);
+});
+
+test('bake --dry-run without an engine: lists sd15-basic targets, the exact command, and what is missing', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--dry-run'], noDocker);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /requested:\n  sd15-basic-rtx4090\n  sd15-basic-rtx5090\n/);
+  t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --set '\*\.cache-to=' sd15-basic-rtx4090 sd15-basic-rtx5090/);
+  t.regex(r.stdout, /engine:  missing the docker CLI/);
+  // Shared stages appear once, before their users.
+  t.is(r.stdout.match(/^  torch-rtx5090 /gm)?.length, 1);
+});
+
+test('bake --gpu narrows to one target; --push keeps the registry cache export', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx5090', '--push', '--dry-run'], noDocker);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --push sd15-basic-rtx5090\n/);
+});
+
+test('bake without docker: says what is missing, prints the command, exits non-zero', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic'], noDocker);
+  t.is(r.exitCode, 3);
+  t.regex(r.stderr, /cannot build: missing the docker CLI/);
+  t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
+});
+
+test('bake --print without docker shows Kiln\'s rendering of the plan', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print'], noDocker);
+  t.is(r.exitCode, 0, r.stderr);
+  const printed = JSON.parse(r.stdout);
+  t.deepEqual(printed.group.default.targets, ['sd15-basic-rtx4090']);
+  t.deepEqual(Object.keys(printed.target).sort(), ['base-common-cuda12-8-1', 'base-rtx4090', 'sd15-basic-rtx4090', 'torch-rtx4090']);
+  t.regex(r.stderr, /buildx is not usable/);
+});
+
+test('unknown template and unknown command are clear errors', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd16', '--dry-run'], noDocker);
+  t.is(r.exitCode, 2);
+  t.regex(r.stderr, /unknown template, group or target "sd16"[\s\S]*templates: .*sd15-basic/);
+  const u = await kiln(repoRoot, ['frobnicate']);
+  t.is(u.exitCode, 2);
+  t.regex(u.stderr, /unknown command "frobnicate"/);
+});

@@ -1,0 +1,121 @@
+import test from 'ava';
+import { loadProject } from '../src/dsl/load.ts';
+import { HEAVY_KINDS } from '../src/graph/layer-kinds.ts';
+import { expectedCost, orderLayers } from '../src/graph/order.ts';
+import { resolveGraph } from '../src/graph/resolve.ts';
+import { buildClosure, selectTargets } from '../src/graph/select.ts';
+import { Testing } from '../src/testing.ts';
+import { defineBase } from '../src/dsl/index.ts';
+import { common, project, repoRoot, template } from './helpers/fixtures.ts';
+
+const repoGraph = loadProject(repoRoot).then(resolveGraph);
+
+test('the repo graph has DESIGN boxes, and kernels only where some template enables them', async (t) => {
+  const g = await repoGraph;
+  const names = g.targets.map((x) => x.name);
+  for (const n of ['base-common-cuda12-8-1', 'torch-rtx4090', 'torch-rtx5090', 'base-rtx4090', 'base-rtx5090']) t.true(names.includes(n), n);
+  // flux1-dev (rtx5090 only) is the only template with flash: no flash-rtx4090.
+  t.true(names.includes('flash-rtx5090'));
+  t.false(names.includes('flash-rtx4090'));
+  t.true(names.includes('sage-rtx4090') && names.includes('sage-rtx5090'));
+  t.true(names.includes('llama-rtx4090') && names.includes('llama-rtx5090'));
+  t.true(names.includes('sd15-basic-rtx4090') && names.includes('sd15-basic-rtx5090'));
+});
+
+test('no feature enabled anywhere means no target for it', (t) => {
+  const g = Testing.graph(project());
+  t.deepEqual(
+    g.targets.map((x) => x.name),
+    ['base-common-cuda12-8-1', 'base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'torch-rtx4090', 'torch-rtx5090'],
+  );
+});
+
+test('every context names an existing target, and templates read kernels by context only when enabled', async (t) => {
+  const g = await repoGraph;
+  const names = new Set(g.targets.map((x) => x.name));
+  for (const target of g.targets) {
+    for (const [ctx, src] of Object.entries(target.contexts)) {
+      if ('target' in src) t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
+    }
+  }
+  const sd15 = Testing.target(g, 'sd15-basic-rtx5090');
+  t.deepEqual(Object.keys(sd15.contexts).sort(), ['base', 'runtime', 'workflows']);
+  const flux = Testing.target(g, 'flux1-dev-rtx5090');
+  t.deepEqual(Object.keys(flux.contexts).sort(), ['base', 'flash', 'runtime', 'sage']);
+  // llama builds from the CUDA image, not base-common: an apt change in base-common cannot reach it.
+  t.deepEqual(Testing.target(g, 'llama-rtx4090').from, { image: 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04' });
+});
+
+test('heavy compiles live in one target per (kernel, GPU), whatever the number of templates', async (t) => {
+  const g = await repoGraph;
+  const heavy = g.targets.flatMap((x) => x.layers.filter((l) => HEAVY_KINDS.has(l.kind)).map((l) => `${l.kind}@${x.name}`));
+  t.deepEqual(heavy.sort(), [
+    'flash-build@flash-rtx5090',
+    'llama-build@llama-rtx4090',
+    'llama-build@llama-rtx5090',
+    'sage-build@sage-rtx4090',
+    'sage-build@sage-rtx5090',
+  ]);
+});
+
+test('groups: default, one per template, one per GPU; members exist', async (t) => {
+  const g = await repoGraph;
+  const names = new Set(g.targets.map((x) => x.name));
+  const groups = Object.fromEntries(g.groups.map((x) => [x.name, x.targets]));
+  t.deepEqual(groups['sd15-basic'], ['sd15-basic-rtx4090', 'sd15-basic-rtx5090']);
+  t.deepEqual(groups['flux1-dev'], ['flux1-dev-rtx5090']);
+  t.true(groups.rtx5090!.includes('flux1-dev-rtx5090'));
+  t.false(groups.rtx4090!.includes('flux1-dev-rtx5090'));
+  for (const grp of g.groups) for (const m of grp.targets) t.true(names.has(m), `${grp.name} -> ${m}`);
+});
+
+test('selectTargets: template, --gpu, group and errors', async (t) => {
+  const g = await repoGraph;
+  t.deepEqual(selectTargets(g, ['sd15-basic']), ['sd15-basic-rtx4090', 'sd15-basic-rtx5090']);
+  t.deepEqual(selectTargets(g, ['sd15-basic'], 'rtx5090'), ['sd15-basic-rtx5090']);
+  t.deepEqual(selectTargets(g, ['sage-rtx4090']), ['sage-rtx4090']);
+  t.throws(() => selectTargets(g, ['sd15']), { message: /unknown template, group or target "sd15"/ });
+  t.throws(() => selectTargets(g, ['flux1-dev'], 'rtx4090'), { message: /no target for GPU "rtx4090"/ });
+  t.throws(() => selectTargets(g, ['sd15-basic'], 'h100'), { message: /unknown GPU "h100"/ });
+  const closure = buildClosure(g, ['flux1-dev-rtx5090']).map((x) => x.name);
+  t.deepEqual(closure.slice(-1), ['flux1-dev-rtx5090']);
+  t.true(closure.indexOf('torch-rtx5090') < closure.indexOf('sage-rtx5090'));
+});
+
+test('layer order: dependencies hold, and rare+expensive work comes first', (t) => {
+  const layers = [
+    { id: 'scripts', after: [], cost: 0.02, volatility: 0.25 },
+    { id: 'clone', after: [], cost: 0.2, volatility: 0.1 },
+    { id: 'reqs', after: ['clone'], cost: 1, volatility: 0.1 },
+    { id: 'kernel', after: [], cost: 0.3, volatility: 0.02 },
+  ];
+  const order = orderLayers(layers).map((l) => l.id);
+  t.deepEqual(order, ['kernel', 'clone', 'reqs', 'scripts']);
+  // The chosen order is no worse than the reverse topological alternative.
+  const alt = ['scripts', 'clone', 'reqs', 'kernel'].map((id) => layers.find((l) => l.id === id)!);
+  t.true(expectedCost(orderLayers(layers)) < expectedCost(alt));
+});
+
+test('content keys: a node edit changes only that template, a ComfyUI bump changes every base and template', (t) => {
+  const before = Testing.graph(project({ templates: [template(), template({ name: 'other' })] }));
+  const edited = Testing.graph(
+    project({ templates: [template({ nodes: [...template().nodes!, { name: 'x', repo: 'https://github.com/o/x', commit: 'e'.repeat(40), requirements: true }] }), template({ name: 'other' })] }),
+  );
+  const keys = (g: typeof before) => Object.fromEntries(g.targets.map((x) => [x.name, x.key]));
+  const a = keys(before);
+  const b = keys(edited);
+  const changed = Object.keys(a).filter((n) => a[n] !== b[n]).sort();
+  t.deepEqual(changed, ['demo-rtx4090', 'demo-rtx5090']);
+
+  const bumped = Testing.graph(
+    project({
+      base: defineBase({ ...common, comfyui: { ...common.comfyui, commit: 'f'.repeat(40) } }),
+      templates: [template(), template({ name: 'other' })],
+    }),
+  );
+  const c = keys(bumped);
+  t.deepEqual(
+    Object.keys(a).filter((n) => a[n] !== c[n]).sort(),
+    ['base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'other-rtx4090', 'other-rtx5090'],
+  );
+});
