@@ -1,0 +1,209 @@
+// Drives scripts/start.sh against a fake ComfyUI and fake services, all in
+// temp dirs. Every process the test starts is ended by pid at teardown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { baseEnv, SCRIPTS, sleep, tempDir, waitFor } from './util.ts';
+
+export const START = join(SCRIPTS, 'start.sh');
+export const COMFYCTL = join(SCRIPTS, 'comfyctl');
+
+/** A tiny ComfyUI stand-in: answers /system_stats, records its argv. */
+export const FAKE_COMFY_MAIN = `
+import http.server, json, os, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "argv.log"), "a") as f:
+    f.write(json.dumps({"pid": os.getpid(), "argv": sys.argv}) + "\\n")
+delay = float(os.environ.get("FAKE_COMFY_DELAY", "0.3"))
+import time; time.sleep(delay)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/system_stats":
+            b = json.dumps({"system": {"os": "fake", "python_version": sys.version}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
+        else:
+            self.send_response(404)
+            self.end_headers()
+    def log_message(self, *a):
+        pass
+print(f"fake ComfyUI listening on {port}", flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function writeExec(path: string, body: string): Promise<void> {
+  await writeFile(path, body);
+  await chmod(path, 0o755);
+}
+
+export interface Sandbox {
+  root: string;
+  comfy: string;
+  ws: string;
+  run: string;
+  state: string;
+  manifest: string;
+  bin: string;
+  pids: string;
+  port: number;
+  env: Record<string, string>;
+}
+
+/** Temp dirs for one start.sh run, with a fake ComfyUI and a fake python. */
+export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise<Sandbox> {
+  const root = await tempDir(t, 'kiln-start-');
+  const s: Sandbox = {
+    root,
+    comfy: join(root, 'opt', 'ComfyUI'),
+    ws: join(root, 'workspace'),
+    run: join(root, 'run'),
+    state: join(root, 'state'),
+    manifest: join(root, 'opt', 'kiln', 'manifest'),
+    bin: join(root, 'bin'),
+    pids: join(root, 'pids'),
+    port: await freePort(),
+    env: {},
+  };
+  for (const d of [s.comfy, s.ws, s.manifest, s.bin, s.pids, join(s.comfy, 'custom_nodes'), join(s.comfy, 'models', 'checkpoints')]) {
+    await mkdir(d, { recursive: true });
+  }
+  await writeFile(join(s.comfy, 'main.py'), FAKE_COMFY_MAIN);
+  // KILN_PYTHON: logs pip calls, runs everything else with python3.
+  await writeExec(
+    join(s.bin, 'kiln-python'),
+    `#!/usr/bin/env bash\nif [[ \${1:-} == -m && \${2:-} == pip ]]; then printf '%s\\n' "$*" >> "${join(root, 'pip.log')}"; exit 0; fi\nexec python3 "$@"\n`,
+  );
+  await writeFile(join(s.manifest, 'models.json'), JSON.stringify({ schema: 1, template: 'test', models: [] }));
+  s.env = baseEnv({
+    WORKSPACE_DIR: s.ws,
+    COMFYUI_DIR: s.comfy,
+    KILN_PYTHON: join(s.bin, 'kiln-python'),
+    KILN_HOME: join(root, 'opt', 'kiln'),
+    KILN_RUN_DIR: s.run,
+    KILN_STATE_DIR: s.state,
+    COMFYUI_PORT: String(s.port),
+    COMFY_BACKOFF_START: '1',
+    COMFY_BACKOFF_MAX: '2',
+    KILN_STOP_TIMEOUT: '5',
+    FILEBROWSER_BIN: join(s.bin, 'no-filebrowser'),
+    SSH_HOST_KEY_DIR: join(root, 'etc-ssh'),
+    HOME: join(root, 'home'),
+    FETCH_BACKOFF: '0.05',
+    FETCH_MIN_FREE_MB: '1',
+    FAKE_PIDS: s.pids,
+  });
+  return s;
+}
+
+/** A fake long-running service: records argv, writes its pid, sleeps. */
+export function fakeService(name: string, extra = ''): string {
+  return `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$FAKE_PIDS/${name}.argv"
+${extra}
+echo $$ > "$FAKE_PIDS/${name}.$$.pid"
+trap 'exit 0' TERM
+while :; do sleep 0.2; done
+`;
+}
+
+export interface Running {
+  proc: ChildProcess;
+  out(): string;
+  waitLog(re: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+export function runStart(t: { teardown(fn: () => unknown): void; log(...v: unknown[]): void }, s: Sandbox, env: Record<string, string> = {}): Running {
+  const proc = spawn('bash', [START], { env: { ...s.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  proc.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+  proc.stderr?.on('data', (b: Buffer) => (text += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    await killRecorded(s);
+  });
+  return {
+    proc,
+    out: () => text,
+    exited,
+    waitLog: (re, timeoutMs = 15_000, from = 0) =>
+      waitFor(() => text.slice(from).match(re) ?? undefined, timeoutMs, `log ${re}\n--- log so far ---\n${text}`),
+  };
+}
+
+/** Pids that fakes and start.sh recorded: end them if something is left. */
+export async function killRecorded(s: Sandbox): Promise<void> {
+  const pids: number[] = [];
+  for (const f of await readdir(s.pids).catch(() => [] as string[])) {
+    if (f.endsWith('.pid')) pids.push(Number((await readFile(join(s.pids, f), 'utf8')).trim()));
+  }
+  for (const f of ['comfyui.pid', 'supervisor.pid']) {
+    const v = await readFile(join(s.run, f), 'utf8').catch(() => '');
+    if (v.trim()) pids.push(Number(v.trim()));
+  }
+  for (const pid of pids) {
+    if (pid > 1 && isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill 0: look at /proc.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export async function comfyPid(s: Sandbox): Promise<number> {
+  return Number((await readFile(join(s.run, 'comfyui.pid'), 'utf8')).trim());
+}
+
+export function comfyctl(s: Sandbox, args: string[], timeoutMs = 20_000) {
+  return execa(COMFYCTL, args, {
+    env: { ...s.env, COMFYCTL_TIMEOUT: '15' },
+    extendEnv: false,
+    reject: false,
+    timeout: timeoutMs,
+    forceKillAfterDelay: 1000,
+    all: true,
+  });
+}
