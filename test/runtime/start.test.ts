@@ -239,3 +239,50 @@ test('shell scripts pass shellcheck', async (t) => {
   t.is(r.exitCode, 0, r.stdout + r.stderr);
   t.log(`shellcheck clean: ${files.map((f) => f.slice(SCRIPTS.length)).join(', ')}`);
 });
+
+test('start.sh: SIGTERM during the model fetch exits within 10 s and leaves no partial in the model folder', async (t) => {
+  const s = await sandbox(t);
+  const srv = await startServer();
+  t.teardown(() => srv.close());
+  const big = makeData(4 * 1024 * 1024, 'slow');
+  srv.routes.set('/slow.safetensors', { data: big.data, rate: 256 * 1024 });
+  await writeFile(
+    join(s.manifest, 'models.json'),
+    JSON.stringify({
+      schema: 1,
+      template: 'test',
+      models: [{ id: 'slow', source: 'url', url: `${srv.base}/slow.safetensors`, into: 'checkpoints', file: 'slow.safetensors', sha256: big.sha256, bytes: big.data.length, auth: null }],
+    }),
+  );
+  const run = runStart(t, s);
+  await waitFor(() => srv.stats('/slow.safetensors').bytes > 100_000, 15_000, 'the download to start');
+  const sent = Date.now();
+  run.proc.kill('SIGTERM');
+  const ex = await run.exited;
+  t.log(`SIGTERM during fetch -> exit in ${ex.at - sent} ms`);
+  t.is(ex.code, 0);
+  t.true(ex.at - sent < 10_000);
+  t.deepEqual(await readdir(join(s.ws, 'ComfyUI', 'models', 'checkpoints')), []);
+  t.false(existsSync(join(s.comfy, 'argv.log')), 'ComfyUI never started');
+  const before = srv.stats('/slow.safetensors').bytes;
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(srv.stats('/slow.safetensors').bytes, before, 'the fetcher is gone (no more bytes served)');
+});
+
+test('start.sh: a ComfyUI that ignores SIGTERM is killed and start.sh still exits within 10 s (default KILN_STOP_TIMEOUT)', async (t) => {
+  const s = await sandbox(t);
+  const env = { ...s.env };
+  delete env.KILN_STOP_TIMEOUT;
+  s.env = env;
+  const run = runStart(t, s, { SKIP_MODEL_DOWNLOAD: 'true', FAKE_COMFY_IGNORE_TERM: '1' });
+  await run.waitLog(/ComfyUI ready in/, 20_000);
+  const pid = await comfyPid(s);
+  const sent = Date.now();
+  run.proc.kill('SIGTERM');
+  const ex = await run.exited;
+  t.log(`SIGTERM with a stubborn ComfyUI -> exit in ${ex.at - sent} ms`);
+  t.is(ex.code, 0);
+  t.true(ex.at - sent < 10_000);
+  t.false(isAlive(pid));
+  t.regex(run.out(), /comfyui \(pid \d+\) ignored SIGTERM for 7s; killing it/);
+});

@@ -18,6 +18,8 @@ port = int(sys.argv[sys.argv.index("--port") + 1])
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "argv.log"), "a") as f:
     f.write(json.dumps({"pid": os.getpid(), "argv": sys.argv}) + "\\n")
+if os.environ.get("FAKE_COMFY_IGNORE_TERM") == "1":
+    import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)
 delay = float(os.environ.get("FAKE_COMFY_DELAY", "0.3"))
 import time; time.sleep(delay)
 class H(http.server.BaseHTTPRequestHandler):
