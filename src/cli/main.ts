@@ -2,8 +2,9 @@ import { KilnError } from '../errors.ts';
 import { bake } from './bake.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
+import { plan } from './plan.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake];
+const COMMANDS: readonly Command[] = [generate, bake, plan];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');
@@ -15,6 +16,10 @@ function help(out: (l: string) => void): void {
 
 /** CLI entry: returns the exit code. `root` defaults to the cwd (the repo root). */
 export async function main(argv: string[], root = process.cwd()): Promise<number> {
+  // `kiln plan | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   const io: CommandIO = {
     root,
     out: (l) => process.stdout.write(`${l}\n`),

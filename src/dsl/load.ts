@@ -86,6 +86,8 @@ export function digestDir(dir: string, keep: (file: string) => boolean = () => t
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
+      // Bytecode caches are local artefacts, not sources (tests run python with -B too).
+      if (name === '__pycache__') continue;
       if (statSync(full).isDirectory()) walk(full);
       else if (keep(name)) {
         out.push({ path: relative(dir, full).split('\\').join('/'), sha256: sha256(readFileSync(full)) });

@@ -75,6 +75,7 @@ export function resolveGraph(project: Project): BuildGraph {
       image: s.image,
       dockerfile: `bake/dockerfiles/${s.name}.Dockerfile`,
       key,
+      imageKey: contentKey(key, s.env ?? {}, s.expose ?? [], s.entrypoint ?? null, s.labels),
     });
   };
 

@@ -53,8 +53,10 @@ export interface Target {
   readonly image: { readonly repository: string; readonly tag: string };
   /** Repo-relative path of the Dockerfile (under bake/). */
   readonly dockerfile: string;
-  /** Key of the image this target produces (key of its last layer, or of its FROM). */
+  /** Key of the image's filesystem (key of its last layer). */
   readonly key: string;
+  /** Key of the whole image: filesystem plus config (env, ports, labels, entrypoint). */
+  readonly imageKey: string;
 }
 
 export interface Group {

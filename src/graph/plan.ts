@@ -1,0 +1,66 @@
+/**
+ * Change impact: which steps a change re-runs, predicted from content keys.
+ * BuildKit reuses a step exactly when its cache key (parent + instruction +
+ * inputs) is unchanged; Kiln's layer keys chain the same way, so the first
+ * layer whose key differs is where a target's rebuild starts.
+ */
+import type { BuildGraph, Layer, Target } from './types.ts';
+
+export type TargetStatus = 'new' | 'rebuild' | 'config' | 'unchanged' | 'removed';
+
+export interface TargetPlan {
+  readonly target: string;
+  readonly template?: string;
+  readonly gpu?: string;
+  readonly status: TargetStatus;
+  /** Id of the first layer that re-runs (undefined when none does). */
+  readonly firstInvalidated?: string;
+  /** Layers that re-run, in Dockerfile order. */
+  readonly rerun: readonly Layer[];
+  /** Estimated minutes of the re-run layers. */
+  readonly minutes: number;
+  /** Why, in a few words (for job summaries). */
+  readonly reason: string;
+}
+
+export interface Plan {
+  readonly targets: readonly TargetPlan[];
+  readonly totalMinutes: number;
+}
+
+function planTarget(before: Target | undefined, after: Target): TargetPlan {
+  const base = { target: after.name, ...(after.template ? { template: after.template } : {}), ...(after.gpu ? { gpu: after.gpu } : {}) };
+  const first = before ? after.layers.findIndex((l, i) => before.layers[i]?.key !== l.key) : 0;
+  const rerun = first < 0 ? [] : after.layers.slice(first);
+  const minutes = rerun.reduce((s, l) => s + l.cost, 0);
+  if (!before) return { ...base, status: 'new', firstInvalidated: rerun[0]?.id, rerun, minutes, reason: 'new target' };
+  if (rerun.length > 0) {
+    const layer = rerun[0]!;
+    // Keys chain: if the first re-run layer's own content is the same as before, what changed is upstream.
+    const old = before.layers[first];
+    const reason = old && sameContent(old, layer) ? `parent image changed (${describeFrom(after)})` : `${layer.id} changed`;
+    return { ...base, status: 'rebuild', firstInvalidated: layer.id, rerun, minutes, reason };
+  }
+  if (before.imageKey !== after.imageKey) return { ...base, status: 'config', rerun, minutes: 0, reason: 'image config changed (env, ports or labels)' };
+  return { ...base, status: 'unchanged', rerun, minutes: 0, reason: 'unchanged' };
+}
+
+function sameContent(a: Layer, b: Layer): boolean {
+  return a.kind === b.kind && JSON.stringify(a.params) === JSON.stringify(b.params) && JSON.stringify(a.inputs) === JSON.stringify(b.inputs);
+}
+
+function describeFrom(t: Target): string {
+  return 'image' in t.from ? t.from.image : `${t.from.context} = ${(t.contexts[t.from.context] as { target?: string })?.target ?? '?'}`;
+}
+
+/** Compare two graphs. `before` null means everything is new (cold build). */
+export function planChanges(before: BuildGraph | null, after: BuildGraph): Plan {
+  const old = new Map((before?.targets ?? []).map((t) => [t.name, t]));
+  const targets: TargetPlan[] = after.targets.map((t) => planTarget(old.get(t.name), t));
+  for (const t of before?.targets ?? []) {
+    if (!after.targets.some((a) => a.name === t.name)) {
+      targets.push({ target: t.name, status: 'removed', rerun: [], minutes: 0, reason: 'target removed' });
+    }
+  }
+  return { targets, totalMinutes: targets.reduce((s, t) => s + t.minutes, 0) };
+}
