@@ -892,15 +892,38 @@ def main(argv: list[str]) -> int:
     log(f"{len(items)} model(s) into {cfg.models_dir} with {cfg.jobs} worker(s)" + (" (aria2c)" if cfg.aria2c else ""))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
-        # 1. Resolve CivitAI versions (file name, URL, sha256, size).
+        # 1. Resolve CivitAI versions (file name, URL, sha256, size). A
+        # version's files never change, so a resolution is cached and a
+        # present file needs no API call at the next boot.
+        civ_path = cfg.state_dir / "civitai.json"
+        civ_cache: dict[str, dict] = {}
+        with contextlib.suppress(OSError, ValueError):
+            civ_cache = json.loads(civ_path.read_text(encoding="utf-8"))
+
         def resolve(it: Item) -> None:
+            key = str(it.version_id)
+            c = civ_cache.get(key)
+            if isinstance(c, dict) and c.get("file") and (not it.file or it.file == c["file"]):
+                into = it.into or c.get("into") or ""
+                if into and (cfg.models_dir / into / c["file"]).is_file():
+                    it.into, it.file, it.url = into, c["file"], c.get("url")
+                    it.sha256 = it.sha256 or c.get("sha256")
+                    debug(f"{it.label}: CivitAI version {it.version_id} resolved from the cache")
+                    return
             try:
                 resolve_civitai(cfg, it)
+                civ_cache[key] = {"into": it.into, "file": it.file, "url": it.url, "sha256": it.sha256}
             except (Fatal, SpecError) as e:
                 it.status, it.note = "failed", str(e)
                 log(f"{it.label}: FAILED: {e}", "ERROR")
 
-        list(pool.map(resolve, [it for it in items if it.source == "civitai"]))
+        civ = [it for it in items if it.source == "civitai"]
+        list(pool.map(resolve, civ))
+        if civ:
+            with contextlib.suppress(OSError):
+                tmp = civ_path.with_name(f"civitai.json.{os.getpid()}.tmp")
+                tmp.write_text(REDACT(json.dumps(civ_cache, indent=1, sort_keys=True)), encoding="utf-8")
+                os.replace(tmp, civ_path)
         items = dedupe(items)  # CivitAI names are known only now
         todo = [it for it in items if it.status == "pending"]
 

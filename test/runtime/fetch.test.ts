@@ -301,3 +301,67 @@ test('bad specs are rejected with a message naming the entry', async (t) => {
     t.regex(r.all ?? '', re);
   }
 });
+
+test('--aria2c: transfers through aria2c with the token on stdin (never argv), then verifies', async (t) => {
+  const dir = await tempDir(t);
+  const srv = await withServer(t);
+  const d = makeData(150_000, 'aria');
+  srv.routes.set('/a.safetensors', { data: d.data, token: HF_TOKEN });
+  const bin = join(dir, 'bin');
+  await mkdir(bin);
+  // A stand-in aria2c: reads the aria2 input file from stdin, logs argv and downloads.
+  await writeFile(
+    join(bin, 'aria2c'),
+    `#!/usr/bin/env python3
+import sys, urllib.request, os
+open(os.path.join(${JSON.stringify(dir)}, "aria2c.argv"), "a").write(" ".join(sys.argv) + "\\n")
+lines = sys.stdin.read().splitlines()
+url, opts = lines[0], dict(l.strip().split("=", 1) for l in lines[1:] if l.strip())
+req = urllib.request.Request(url)
+if "header" in opts:
+    k, v = opts["header"].split(": ", 1)
+    req.add_header(k, v)
+data = urllib.request.urlopen(req).read()
+open(os.path.join(opts["dir"], opts["out"]), "wb").write(data)
+`,
+    { mode: 0o755 },
+  );
+  const manifest = await writeManifest(dir, [
+    { id: 'via-aria', source: 'hf', url: `${srv.base}/a.safetensors`, into: 'vae', file: 'a.safetensors', sha256: d.sha256, bytes: d.data.length, auth: 'HF_TOKEN' },
+  ]);
+  const r = await runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--aria2c'], {
+    HF_TOKEN,
+    PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+  });
+  t.is(r.exitCode, 0, r.all);
+  t.regex(r.all ?? '', /\(aria2c\)/);
+  t.true((await readFile(join(dir, 'models', 'vae', 'a.safetensors'))).equals(d.data));
+  const argv = await readFile(join(dir, 'aria2c.argv'), 'utf8');
+  t.regex(argv, /--input-file=-/);
+  t.false(argv.includes(HF_TOKEN), 'token not in argv');
+  t.deepEqual(srv.stats('/a.safetensors').authorization, [`Bearer ${HF_TOKEN}`]);
+  t.false(`${r.all}`.includes(HF_TOKEN));
+});
+
+test('a present CivitAI model needs no API call at the next run (resolution cached)', async (t) => {
+  const dir = await tempDir(t);
+  const srv = await withServer(t);
+  const d = makeData(40_000, 'civcache');
+  const api = '/api/v1/model-versions/77';
+  srv.routes.set(api, {
+    token: CIVITAI_TOKEN,
+    json: { id: 77, model: { type: 'Checkpoint' }, files: [{ name: 'm.safetensors', primary: true, downloadUrl: `${srv.base}/dl/77`, hashes: { SHA256: d.sha256 }, sizeKB: 39.0625 }] },
+  });
+  srv.routes.set('/dl/77', { data: d.data, token: CIVITAI_TOKEN });
+  const env = { CIVITAI_TOKEN, CIVITAI_API_BASE: `${srv.base}/api/v1`, CIVITAI_MODELS: '77' };
+  const args = ['--manifest', join(dir, 'none.json'), '--models-dir', join(dir, 'models')];
+  const first = await runFetcher(args, env);
+  t.is(first.exitCode, 0, first.all);
+  t.true((await readFile(join(dir, 'models', 'checkpoints', 'm.safetensors'))).equals(d.data), 'folder guessed from the model type');
+  srv.routes.set(api, { status: 500 });
+  const second = await runFetcher(args, env);
+  t.is(second.exitCode, 0, second.all);
+  t.regex(second.all ?? '', /verified earlier \(cached\)/);
+  t.is(srv.stats(api).requests, 1, 'no API call the second time');
+  t.false(`${first.all}${second.all}${await allText(dir)}`.includes(CIVITAI_TOKEN));
+});
