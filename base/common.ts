@@ -7,24 +7,10 @@ import { defineBase } from '../src/dsl/index.ts';
 export default defineBase({
   // nvidia/cuda:<gpu.cuda>-cudnn-devel-ubuntu24.04 (GPU-FACTS "CUDA toolkit and base images").
   imageFlavor: 'cudnn-devel-ubuntu24.04',
-  apt: [
-    'aria2',
-    'ca-certificates',
-    'curl',
-    'ffmpeg',
-    'git',
-    'git-lfs',
-    'libgl1',
-    'libglib2.0-0',
-    'openssh-server',
-    'python3',
-    'python3-dev',
-    'python3-venv',
-    'rsync',
-    'tini',
-    'unzip',
-    'wget',
-  ],
+  // Under torch and the kernel builders: only what building Python wheels needs.
+  toolchainApt: ['build-essential', 'ca-certificates', 'git', 'python3', 'python3-dev', 'python3-venv'],
+  // Above torch (in base-<gpu>): adding a package here never rebuilds torch, Sage or Flash.
+  apt: ['aria2', 'curl', 'ffmpeg', 'git-lfs', 'libgl1', 'libglib2.0-0', 'openssh-server', 'rsync', 'tini', 'unzip', 'wget'],
   // Ubuntu 24.04's python3 is 3.12.
   python: 'python3',
   pipTools: {

@@ -3,6 +3,22 @@
 FROM torch
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
+# apt: ~2 min, changes with p=0.05
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      aria2 \
+      curl \
+      ffmpeg \
+      git-lfs \
+      libgl1 \
+      libglib2.0-0 \
+      openssh-server \
+      rsync \
+      tini \
+      unzip \
+      wget \
+ && rm -rf /var/lib/apt/lists/*
+
 # comfyui: ~0.3 min, changes with p=0.15
 RUN git clone --filter=blob:none https://github.com/comfyanonymous/ComfyUI /opt/ComfyUI \
  && git -C /opt/ComfyUI checkout b133e48368d0f52bb014f0dd7ae1adb7403d515b

@@ -3,20 +3,20 @@
 FROM base
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
-# kernel-install:flash: ~0.3 min, changes with p=0.02
-RUN --mount=type=bind,from=flash,source=/wheels,target=/tmp/kiln-wheels-flash \
-    pip install --no-deps /tmp/kiln-wheels-flash/*.whl
-
 # kernel-install:sage: ~0.3 min, changes with p=0.02
 RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
     pip install --no-deps /tmp/kiln-wheels-sage/*.whl
 
-# node-clone:ComfyUI-GGUF: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/city96/ComfyUI-GGUF /opt/ComfyUI/custom_nodes/ComfyUI-GGUF \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-GGUF checkout d2aaeb0f138320cb2b1481d00c79ee63d7cfe81b
+# kernel-install:flash: ~0.3 min, changes with p=0.02
+RUN --mount=type=bind,from=flash,source=/wheels,target=/tmp/kiln-wheels-flash \
+    pip install --no-deps /tmp/kiln-wheels-flash/*.whl
 
-# node-reqs:ComfyUI-GGUF: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-clone:rgthree-comfy: ~0.2 min, changes with p=0.1
+RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy \
+ && git -C /opt/ComfyUI/custom_nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced
+
+# node-reqs:rgthree-comfy: ~1 min, changes with p=0.1
+RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-clone:ComfyUI-KJNodes: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes \
@@ -25,12 +25,12 @@ RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/C
 # node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:rgthree-comfy: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy \
- && git -C /opt/ComfyUI/custom_nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced
+# node-clone:ComfyUI-GGUF: ~0.2 min, changes with p=0.1
+RUN git clone --filter=blob:none https://github.com/city96/ComfyUI-GGUF /opt/ComfyUI/custom_nodes/ComfyUI-GGUF \
+ && git -C /opt/ComfyUI/custom_nodes/ComfyUI-GGUF checkout d2aaeb0f138320cb2b1481d00c79ee63d7cfe81b
 
-# node-reqs:rgthree-comfy: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-GGUF: ~1 min, changes with p=0.1
+RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
 COPY manifests/flux1-dev/ /opt/kiln/manifest/

@@ -7,19 +7,19 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
     pip install --no-deps /tmp/kiln-wheels-sage/*.whl
 
-# node-clone:ComfyUI-KJNodes: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6
-
-# node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
-
 # node-clone:ComfyUI-VideoHelperSuite: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite \
  && git -C /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite checkout 115de7a9d9e34410cffb9ecfd268e993b11a50fb
 
 # node-reqs:ComfyUI-VideoHelperSuite: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt -c /opt/kiln/constraints.txt; fi
+
+# node-clone:ComfyUI-KJNodes: ~0.2 min, changes with p=0.1
+RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes \
+ && git -C /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6
+
+# node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
+RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-clone:ComfyUI-WanVideoWrapper: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-WanVideoWrapper /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper \

@@ -7,6 +7,7 @@
 
 /** Layer kinds whose cost/volatility can be overridden (see src/graph/layer-kinds.ts). */
 export type LayerKindName =
+  | 'toolchain-apt'
   | 'apt'
   | 'venv'
   | 'pip-tools'
@@ -120,7 +121,15 @@ export interface BaseOptions {
   readonly imageFlavor?: string;
   /** Image repository of the CUDA base. @default "nvidia/cuda" */
   readonly imageRepo?: string;
-  /** apt packages of base-common (sorted on output). */
+  /**
+   * apt packages the Python/compile chain needs (base-common, under torch and
+   * the kernel builders). Keep it small: an edit here rebuilds torch, Sage and Flash.
+   */
+  readonly toolchainApt: readonly string[];
+  /**
+   * Runtime apt packages (ffmpeg, ssh, ...), installed in base-<gpu> above torch,
+   * so adding one never rebuilds torch or a kernel (see README "Cache model").
+   */
   readonly apt: readonly string[];
   /** Python interpreter the venv is made from (Ubuntu 24.04 ships 3.12). @default "python3" */
   readonly python?: string;

@@ -12,6 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Which partial renders each layer kind (kinds that share a shape share a partial). */
 const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   apt: 'apt',
+  'toolchain-apt': 'apt',
   'llama-apt': 'apt',
   venv: 'venv',
   'pip-tools': 'pip-install',

@@ -8,7 +8,8 @@ import type { LayerKindName, LayerOverrides, LayerTuning } from '../dsl/types.ts
  * overridable per base, GPU or template (`layers: { kind: { cost } }`).
  */
 export const LAYER_DEFAULTS: Readonly<Record<LayerKindName, Required<LayerTuning>>> = {
-  // apt-get of ~20 packages from the Ubuntu mirror: a couple of minutes.
+  // apt-get of a dozen packages from the Ubuntu mirror: a couple of minutes.
+  'toolchain-apt': { cost: 1.5, volatility: 0.01 },
   apt: { cost: 2, volatility: 0.05 },
   venv: { cost: 0.2, volatility: 0.01 },
   'pip-tools': { cost: 0.3, volatility: 0.02 },

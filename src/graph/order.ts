@@ -8,6 +8,8 @@
  * "Layers"). Without dependencies, sorting by that ratio ascending is
  * optimal; with them, we take the ready layer of smallest ratio each time
  * (a greedy topological order, exact for the chains Kiln emits).
+ * Ties keep declaration order: maintainers append new nodes at the end, so
+ * the newest (most likely to change) come last.
  */
 export interface Orderable {
   readonly id: string;
@@ -32,12 +34,13 @@ export function orderLayers<T extends Orderable>(layers: readonly T[]): T[] {
       if (!byId.has(dep)) throw new Error(`layer ${l.id} depends on unknown layer ${dep}`);
     }
   }
+  const index = new Map(layers.map((l, i) => [l.id, i]));
   const placed = new Set<string>();
   const out: T[] = [];
   while (out.length < layers.length) {
     const ready = layers.filter((l) => !placed.has(l.id) && l.after.every((d) => placed.has(d)));
     if (ready.length === 0) throw new Error(`dependency cycle among layers: ${layers.filter((l) => !placed.has(l.id)).map((l) => l.id).join(', ')}`);
-    ready.sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    ready.sort((a, b) => rank(a) - rank(b) || index.get(a.id)! - index.get(b.id)!);
     const next = ready[0]!;
     placed.add(next.id);
     out.push(next);

@@ -31,8 +31,8 @@ export const PYTHON_ENV: Readonly<Record<string, string>> = {
 
 export function baseCommonLayers(base: BaseDefinition): LayerSpec[] {
   return [
-    { id: 'apt', kind: 'apt', params: { packages: [...base.apt].sort() } },
-    { id: 'venv', kind: 'venv', params: { python: base.python, venv: P.venv }, after: ['apt'] },
+    { id: 'toolchain-apt', kind: 'toolchain-apt', params: { packages: [...base.toolchainApt].sort() } },
+    { id: 'venv', kind: 'venv', params: { python: base.python, venv: P.venv }, after: ['toolchain-apt'] },
     {
       id: 'pip-tools',
       kind: 'pip-tools',
@@ -61,6 +61,7 @@ export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
 export function comfyLayers(base: BaseDefinition): LayerSpec[] {
   const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
   return [
+    { id: 'apt', kind: 'apt', params: { packages: [...base.apt].sort() } },
     { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui } },
     {
       id: 'comfyui-reqs',

@@ -83,9 +83,18 @@ function checkPinned(report: Report, field: string, pin: { repo: string; commit:
 function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
   const report = reporter(out, b.file, 'base');
   const d = b.def;
-  if (!Array.isArray(d.apt) || d.apt.length === 0) report('apt', 'no apt packages', 'list the packages base-common installs (git, python3-venv, ...)');
-  for (const [i, p] of (d.apt ?? []).entries()) {
-    if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) report(`apt[${i}]`, `"${p}" is not a Debian package name`, 'use a package name such as "python3-venv" (optionally =version)');
+  for (const field of ['toolchainApt', 'apt'] as const) {
+    const list = d[field];
+    if (!Array.isArray(list) || list.length === 0) {
+      report(field, 'no apt packages', field === 'toolchainApt' ? 'list what the Python/compile chain needs (git, python3-venv, python3-dev, ...)' : 'list the runtime packages (ffmpeg, openssh-server, ...)');
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const [i, p] of list.entries()) {
+      if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) report(`${field}[${i}]`, `"${p}" is not a Debian package name`, 'use a package name such as "python3-venv" (optionally =version)');
+      if (seen.has(p)) report(`${field}[${i}]`, `"${p}" is listed twice`, 'list each package once');
+      seen.add(p);
+    }
   }
   for (const [n, v] of Object.entries(d.pipTools ?? {})) {
     if (!semver.valid(v) && !/^\d+(\.\d+)*$/.test(v)) report(`pipTools.${n}`, `"${v}" is not an exact version`, `pin an exact version, e.g. ${n}: '25.1.1'`);
