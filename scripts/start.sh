@@ -26,6 +26,7 @@ KILN_CONSTRAINTS="${KILN_CONSTRAINTS:-$KILN_HOME/constraints.txt}"
 KILN_RUN_DIR="${KILN_RUN_DIR:-/run/kiln}"
 KILN_STATE_DIR="${KILN_STATE_DIR:-/var/lib/kiln}"
 KILN_LOG_DIR="${KILN_LOG_DIR:-$KILN_RUN_DIR/logs}"
+KILN_BIN_DIR="${KILN_BIN_DIR:-/usr/local/bin}"
 KILN_STOP_TIMEOUT="${KILN_STOP_TIMEOUT:-7}"
 KILN_TEMPLATE="${KILN_TEMPLATE:-}"
 KILN_GPU="${KILN_GPU:-}"
@@ -94,6 +95,10 @@ is_true() { [[ ${1,,} == true || $1 == 1 || ${1,,} == yes ]]; }
 
 now() { # seconds with decimals when bash has EPOCHREALTIME
   if [[ -n ${EPOCHREALTIME:-} ]]; then printf '%s' "${EPOCHREALTIME/,/.}"; else date +%s; fi
+}
+now_us() { # integer microseconds (whole seconds when bash lacks EPOCHREALTIME)
+  local t=${EPOCHREALTIME:-}
+  if [[ -n $t ]]; then t=${t/[.,]/}; printf '%s' "$((10#$t))"; else printf '%s' "$(($(date +%s) * 1000000))"; fi
 }
 elapsed_since() { # start -> "12.3"
   awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'
@@ -166,11 +171,12 @@ run_bg() {
 }
 
 stop_all() {
-  local pid i
+  local pid
   for pid in "${!CHILDREN[@]}"; do
     alive "$pid" && signal_tree TERM "$pid"
   done
-  for ((i = 0; i < KILN_STOP_TIMEOUT * 10; i++)); do
+  local deadline=$(($(now_us) + KILN_STOP_TIMEOUT * 1000000))
+  while (($(now_us) < deadline)); do
     local any=0
     for pid in "${!CHILDREN[@]}"; do
       if alive "$pid"; then any=1; break; fi
@@ -600,7 +606,8 @@ terminate_comfy() { # TERM now, KILL after KILN_STOP_TIMEOUT
   signal_tree TERM "$COMFY_PID"
   local pid=$COMFY_PID
   (
-    for ((i = 0; i < KILN_STOP_TIMEOUT * 10; i++)); do
+    deadline=$(($(now_us) + KILN_STOP_TIMEOUT * 1000000))
+    while (($(now_us) < deadline)); do
       kill -0 "$pid" 2>/dev/null || exit 0
       sleep 0.1
     done
@@ -758,6 +765,10 @@ main() {
   printf '%s\n' "$$" >"$KILN_RUN_DIR/supervisor.pid"
   printf '%s\n' "$COMFYUI_PORT" >"$KILN_RUN_DIR/comfyui.port"
   printf '0\n' >"$KILN_RUN_DIR/comfyui.restarts"
+  # `comfyctl` on PATH for SSH / web-terminal sessions.
+  if [[ -d $KILN_BIN_DIR && -w $KILN_BIN_DIR ]]; then
+    ln -sfn "$SCRIPT_DIR/comfyctl" "$KILN_BIN_DIR/comfyctl" || true
+  fi
   set_state preparing
   log_baked_nodes
 

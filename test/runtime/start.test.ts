@@ -144,6 +144,7 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   t.true(took < 10_000);
   for (const pid of [pid4, ...servicePids]) t.false(isAlive(pid), `pid ${pid} stopped`);
   t.false(existsSync(join(s.run, 'supervisor.pid')));
+  t.is(readlinkSync(join(s.bin, 'comfyctl')), join(SCRIPTS, 'comfyctl'), 'comfyctl linked onto PATH');
 });
 
 test('start.sh: a failing fetch still starts ComfyUI and names the missing models; ephemeral without /workspace; no token in output', async (t) => {
@@ -185,9 +186,9 @@ test('start.sh: CUSTOM_NODES must be pinned; pinned nodes are cloned at the ref 
   const s = await sandbox(t);
   // A local git repository stands in for GitHub (no network).
   const repo = join(await tempDir(t), 'ComfyUI-Extra');
-  const git = (...a: string[]) => execa('git', ['-C', repo, ...a], { env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', HOME: s.root } });
+  const git = (...a: string[]) => execa('git', ['-C', repo, ...a], { timeout: 10_000, env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', HOME: s.root } });
   await mkdir(repo);
-  await execa('git', ['init', '-q', '-b', 'main', repo]);
+  await execa('git', ['init', '-q', '-b', 'main', repo], { timeout: 10_000 });
   await writeFile(join(repo, '__init__.py'), 'NODE_CLASS_MAPPINGS = {}\n');
   await writeFile(join(repo, 'requirements.txt'), 'numpy\n');
   await git('add', '.');
@@ -212,7 +213,7 @@ test('start.sh: CUSTOM_NODES must be pinned; pinned nodes are cloned at the ref 
   t.regex(out, new RegExp(`custom node ComfyUI-Extra: at ${v1.slice(0, 12)} \\(v1\\.0\\.0\\)`));
   t.regex(out, /models: SKIP_MODEL_DOWNLOAD=true/);
   const dest = join(s.ws, 'ComfyUI', 'custom_nodes', 'ComfyUI-Extra');
-  t.is((await execa('git', ['-C', dest, 'rev-parse', 'HEAD'])).stdout.trim(), v1);
+  t.is((await execa('git', ['-C', dest, 'rev-parse', 'HEAD'], { timeout: 10_000 })).stdout.trim(), v1);
   t.false(existsSync(join(dest, 'later.py')));
   const pip = await readFile(join(s.root, 'pip.log'), 'utf8');
   t.regex(pip, new RegExp(`-m pip install .*-r ${dest}/requirements\\.txt -c ${join(s.root, 'opt', 'kiln', 'constraints.txt')}`));

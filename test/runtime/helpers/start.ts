@@ -102,6 +102,7 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     KILN_HOME: join(root, 'opt', 'kiln'),
     KILN_RUN_DIR: s.run,
     KILN_STATE_DIR: s.state,
+    KILN_BIN_DIR: s.bin,
     COMFYUI_PORT: String(s.port),
     COMFY_BACKOFF_START: '1',
     COMFY_BACKOFF_MAX: '2',
@@ -142,7 +143,11 @@ export function runStart(t: { teardown(fn: () => unknown): void; log(...v: unkno
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
+  // Hard bound: no start.sh outlives a minute, whatever the test does.
+  const guard = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+  guard.unref();
   t.teardown(async () => {
+    clearTimeout(guard);
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGTERM');
       await Promise.race([exited, sleep(10_000)]);
