@@ -352,6 +352,20 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
+class SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
+    """Keep the token on a redirect to the same host and scheme (HF renamed
+    repos, relative redirects), drop it for any other host (signed CDN URLs)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth:
+            old, nxt = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(new.full_url)
+            if (old.scheme, old.hostname, old.port) == (nxt.scheme, nxt.hostname, nxt.port):
+                new.add_unredirected_header("Authorization", auth)
+        return new
+
+
 class Config:
     def __init__(self, args: argparse.Namespace, env: dict[str, str]):
         self.env = env
@@ -367,7 +381,7 @@ class Config:
         self.min_free = int(args.min_free_mb * 1024 * 1024)
         self.civitai_api = env.get("CIVITAI_API_BASE") or DEFAULT_CIVITAI_API
         self.aria2c = shutil.which("aria2c") if args.aria2c else None
-        self.opener = urllib.request.build_opener()
+        self.opener = urllib.request.build_opener(SameHostAuthRedirect())
         self.opener.addheaders = [("User-Agent", USER_AGENT)]
 
     def token(self, item: Item) -> str | None:

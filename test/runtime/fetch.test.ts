@@ -67,7 +67,11 @@ test('good files complete and verified; failures leave nothing in model folders 
   const signed = f(70_000, 'signed');
 
   // HF resolve URL redirects to a "CDN" that must not receive the token.
-  srv.routes.set('/org/repo/resolve/abc123/good.safetensors', { token: HF_TOKEN, redirect: '/cdn/good' });
+  // (localhost vs 127.0.0.1: another host for the client.)
+  srv.routes.set('/org/repo/resolve/abc123/good.safetensors', { token: HF_TOKEN, redirect: `${srv.base.replace('127.0.0.1', 'localhost')}/cdn/good` });
+  // A same-host redirect (renamed repo) keeps the token.
+  srv.routes.set('/org/old-name/resolve/main/renamed.safetensors', { token: HF_TOKEN, redirect: '/org/new-name/resolve/main/renamed.safetensors' });
+  srv.routes.set('/org/new-name/resolve/main/renamed.safetensors', { data: nosum.data, token: HF_TOKEN });
   srv.routes.set('/cdn/good', { data: good.data });
   srv.routes.set('/files/nosum.safetensors', { data: nosum.data });
   srv.routes.set('/files/flaky.safetensors', { data: flaky.data, fail500: 2 });
@@ -104,6 +108,7 @@ test('good files complete and verified; failures leave nothing in model folders 
       id: 'good-hf', source: 'hf', url: `${srv.base}/org/repo/resolve/abc123/good.safetensors`, into: 'checkpoints',
       file: 'good.safetensors', sha256: good.sha256, bytes: good.data.length, auth: 'HF_TOKEN',
     },
+    { id: 'hf-renamed', source: 'hf', url: `${srv.base}/org/old-name/resolve/main/renamed.safetensors`, into: 'clip', file: 'renamed.safetensors', sha256: nosum.sha256, bytes: nosum.data.length, auth: 'HF_TOKEN' },
     { id: 'no-checksum', source: 'url', url: `${srv.base}/files/nosum.safetensors`, into: 'vae', file: 'nosum.safetensors', sha256: null, bytes: null, auth: null },
     { id: 'flaky-500', source: 'url', url: `${srv.base}/files/flaky.safetensors`, into: 'loras', file: 'flaky.safetensors', sha256: flaky.sha256, bytes: flaky.data.length, auth: null },
     { id: 'dropped-once', source: 'url', url: `${srv.base}/files/dropped.safetensors`, into: 'unet', file: 'dropped.safetensors', sha256: dropped.sha256, bytes: dropped.data.length, auth: null },
@@ -129,6 +134,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   const expectOk: [string, Buffer][] = [
     ['checkpoints/good.safetensors', good.data],
     ['vae/nosum.safetensors', nosum.data],
+    ['clip/renamed.safetensors', nosum.data],
     ['loras/flaky.safetensors', flaky.data],
     ['unet/dropped.safetensors', dropped.data],
     ['loras/some_lora_v1.safetensors', civ.data],
@@ -165,6 +171,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   // Tokens: sent where due, never forwarded to the redirect target.
   t.deepEqual(srv.stats('/org/repo/resolve/abc123/good.safetensors').authorization, [`Bearer ${HF_TOKEN}`]);
   t.deepEqual(srv.stats('/cdn/good').authorization, [undefined]);
+  t.deepEqual(srv.stats('/org/new-name/resolve/main/renamed.safetensors').authorization, [`Bearer ${HF_TOKEN}`]);
   t.deepEqual(srv.stats('/civ/dl/1001').authorization, [`Bearer ${CIVITAI_TOKEN}`]);
 
   const rep = JSON.parse(await readFile(report, 'utf8')) as { ok: boolean; missing: string[] };
