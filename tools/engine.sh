@@ -168,7 +168,7 @@ wait_for() { # wait_for WHAT CHECK_FN PIDFILE NEEDLE LOG
     fi
     if ((SECONDS >= deadline)); then
       tail_log "$logf"
-      die "$what not ready after ${TIMEOUT}s (log: $logf)"
+      die "$what not ready after ${TIMEOUT}s (log: $logf; it is still running: \`$0 down\` stops it)"
     fi
     sleep 0.3
   done
@@ -177,6 +177,7 @@ wait_for() { # wait_for WHAT CHECK_FN PIDFILE NEEDLE LOG
 start_dockerd() {
   if pid_alive "$PIDS/dockerd" "$STATE"; then
     wait_for dockerd engine_ready "$PIDS/dockerd" "$STATE" "$STATE/dockerd.log"
+    record_containerd
     return 0
   fi
   [[ -S "$SOCK" ]] && rm -f "$SOCK"
@@ -199,6 +200,12 @@ EOF
   # left to dockerd: it refuses to start if that file names a live process.)
   printf '%s\n' "$!" >"$PIDS/dockerd"
   wait_for dockerd engine_ready "$PIDS/dockerd" "$STATE" "$STATE/dockerd.log"
+  record_containerd
+}
+
+# The containerd that dockerd started for itself (none if dockerd uses a
+# system containerd at /run/containerd/containerd.sock).
+record_containerd() {
   local cpid="$STATE/exec/containerd/containerd.pid"
   if [[ -s "$cpid" ]]; then cp "$cpid" "$PIDS/containerd"; fi
 }
@@ -245,6 +252,7 @@ stop_pid() { # stop_pid NAME PIDFILE NEEDLE
 
 cmd_up() {
   local t0=$SECONDS
+  [[ $(id -u) -eq 0 ]] || die "dockerd needs root: run \`sudo $0 up\`"
   mkdir -p "$STATE" "$PIDS" "$CACHE"
   install_all
   start_dockerd
