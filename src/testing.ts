@@ -2,6 +2,9 @@
  * Test helpers in the spirit of cdk8s's Testing: build a Project in memory
  * (no files), synthesize it, and get at targets and files by name.
  */
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FileDigest, Project, TemplateSource } from './dsl/load.ts';
 import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './dsl/types.ts';
 import { synth } from './emit/synth.ts';
@@ -42,6 +45,19 @@ export const Testing = {
 
   synth(project: Project): Map<string, string> {
     return synth(resolveGraph(project));
+  },
+
+  /**
+   * A throwaway copy of a project's definitions (base/, templates/, scripts/, bake/)
+   * with src/, node_modules/, bin/ and package.json linked: edit it freely.
+   */
+  copyProject(root: string): { root: string; cleanup: () => void } {
+    const dest = mkdtempSync(join(tmpdir(), 'kiln-repo-'));
+    for (const dir of ['base', 'templates', 'scripts', 'bake']) {
+      if (existsSync(join(root, dir))) cpSync(join(root, dir), join(dest, dir), { recursive: true });
+    }
+    for (const link of ['src', 'node_modules', 'bin', 'package.json']) symlinkSync(join(root, link), join(dest, link));
+    return { root: dest, cleanup: () => rmSync(dest, { recursive: true, force: true }) };
   },
 
   target(graph: BuildGraph, name: string): Target {

@@ -62,5 +62,8 @@ export function planChanges(before: BuildGraph | null, after: BuildGraph): Plan 
       targets.push({ target: t.name, status: 'removed', rerun: [], minutes: 0, reason: 'target removed' });
     }
   }
-  return { targets, totalMinutes: targets.reduce((s, t) => s + t.minutes, 0) };
+  // Identical steps (same key, e.g. torch for two GPUs with equal pins) run once per bake invocation.
+  const work = new Map<string, number>();
+  for (const t of targets) for (const l of t.rerun) work.set(l.key, l.cost);
+  return { targets, totalMinutes: [...work.values()].reduce((s, c) => s + c, 0) };
 }

@@ -61,7 +61,7 @@ export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
 export function comfyLayers(base: BaseDefinition): LayerSpec[] {
   const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
   return [
-    { id: 'apt', kind: 'apt', params: { packages: [...base.apt].sort() } },
+    ...(base.apt.length > 0 ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
     { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui } },
     {
       id: 'comfyui-reqs',

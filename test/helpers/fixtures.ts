@@ -1,6 +1,4 @@
 /** The repo's own definitions, loaded once, plus a small in-memory project for focused tests. */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import common from '../../base/common.ts';
@@ -32,13 +30,7 @@ export function project(overrides: Partial<TestProjectOptions> = {}) {
   return Testing.project({ base: common, gpus: [rtx4090, rtx5090], templates: [template()], ...overrides });
 }
 
-/**
- * A throwaway copy of the repo's definitions (base/, templates/, scripts/, bake/)
- * with src/ and node_modules/ linked, for CLI tests that edit files.
- */
+/** A throwaway copy of the repo's definitions, for CLI tests that edit files. */
 export function tempRepo(): { root: string; cleanup: () => void } {
-  const root = mkdtempSync(join(tmpdir(), 'kiln-repo-'));
-  for (const dir of ['base', 'templates', 'scripts', 'bake']) cpSync(join(repoRoot, dir), join(root, dir), { recursive: true });
-  for (const link of ['src', 'node_modules', 'bin', 'package.json']) symlinkSync(join(repoRoot, link), join(root, link));
-  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  return Testing.copyProject(repoRoot);
 }

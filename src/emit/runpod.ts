@@ -1,0 +1,172 @@
+/**
+ * RunPod pod template, as the body of the REST API's create call:
+ *   POST https://rest.runpod.io/v1/templates  (Authorization: Bearer <key>)
+ * Fields per "Create a new template", https://docs.runpod.io/api-reference/templates/POST/templates
+ * (operationId CreateTemplate): name, imageName, ports (strings "8188/http",
+ * "22/tcp"), env (object of name -> value), containerDiskInGb, volumeInGb,
+ * volumeMountPath, isServerless, readme (markdown), isPublic.
+ *
+ * Secrets never appear in the template: sensitive variables reference RunPod
+ * secrets (`{{ RUNPOD_SECRET_<NAME> }}`, created by the user under Settings >
+ * Secrets), so the JSON can be committed, printed and deployed as is.
+ */
+import type { ManifestModel } from '../graph/types.ts';
+
+/** Everything the renderer needs, gathered by the CLI from the graph and the template's definition. */
+export interface RunpodInput {
+  readonly template: string;
+  readonly description: string;
+  readonly gpu: { readonly name: string; readonly title: string; readonly sm: string; readonly cuda: string; readonly torch: string };
+  /** Full image reference: REGISTRY/<repository>:<gpu>-<TAG>. */
+  readonly imageName: string;
+  /** Extra ports of the template (ComfyUI, FileBrowser, Jupyter and SSH are always there). */
+  readonly ports: readonly { readonly port: number; readonly protocol: 'http' | 'tcp'; readonly name: string }[];
+  /** Env defaults the template sets (baked into the image; repeated here so they show and can be edited on RunPod). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly features: readonly string[];
+  readonly attention: string;
+  readonly models: readonly ManifestModel[];
+  readonly nodes: readonly { readonly name: string; readonly repo: string; readonly commit: string }[];
+  readonly disk: { readonly containerGb: number; readonly volumeGb: number };
+  /** @default `kiln-<template>-<gpu>` */
+  readonly name?: string;
+}
+
+export interface RunpodTemplate {
+  readonly name: string;
+  readonly imageName: string;
+  readonly ports: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly containerDiskInGb: number;
+  readonly volumeInGb: number;
+  readonly volumeMountPath: string;
+  readonly isServerless: false;
+  readonly isPublic: false;
+  readonly readme: string;
+}
+
+export const DEFAULT_DISK = { containerGb: 40, volumeGb: 100 } as const;
+
+/** Services every Kiln image runs (scripts/start.sh), in port order of the RunPod UI. */
+const STANDARD_PORTS = [
+  { port: 8188, protocol: 'http', name: 'ComfyUI' },
+  { port: 8080, protocol: 'http', name: 'FileBrowser' },
+  { port: 8888, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
+  { port: 22, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
+] as const;
+
+/** Variables that hold secrets: the template references a RunPod secret of the same name. */
+export const SECRET_VARIABLES = ['HF_TOKEN', 'CIVITAI_TOKEN', 'FILEBROWSER_PASSWORD', 'JUPYTER_TOKEN'] as const;
+
+export const secretRef = (name: string) => `{{ RUNPOD_SECRET_${name} }}`;
+
+/** Runtime variables shown in the template, with defaults and what they do (see scripts/start.sh). */
+const RUNTIME_VARIABLES: readonly { readonly name: string; readonly value: string; readonly doc: string }[] = [
+  { name: 'HF_TOKEN', value: secretRef('HF_TOKEN'), doc: 'Hugging Face token for gated models (RunPod secret HF_TOKEN)' },
+  { name: 'CIVITAI_TOKEN', value: secretRef('CIVITAI_TOKEN'), doc: 'Civitai API token (RunPod secret CIVITAI_TOKEN)' },
+  { name: 'FILEBROWSER_PASSWORD', value: secretRef('FILEBROWSER_PASSWORD'), doc: 'FileBrowser admin password; generated and shown once in the log when empty' },
+  { name: 'JUPYTER_TOKEN', value: secretRef('JUPYTER_TOKEN'), doc: 'Jupyter token; generated and shown once in the log when empty' },
+  { name: 'PUBLIC_KEY', value: '', doc: 'SSH public key; SSH is key-only and off when empty' },
+  { name: 'ENABLE_FILEBROWSER', value: 'true', doc: 'FileBrowser on port 8080' },
+  { name: 'ENABLE_JUPYTER', value: 'false', doc: 'JupyterLab on port 8888' },
+  { name: 'SKIP_MODEL_DOWNLOAD', value: 'false', doc: 'skip the model fetch at start' },
+  { name: 'COMFY_ARGS', value: '', doc: 'extra ComfyUI command-line arguments' },
+];
+
+/** Names the env of a template may not set to a literal (they are secrets). */
+const isSecretName = (name: string) => (SECRET_VARIABLES as readonly string[]).includes(name);
+
+function portStrings(input: RunpodInput): string[] {
+  const all = [...STANDARD_PORTS, ...input.ports];
+  const seen = new Set<string>();
+  const out: string[] = [];
+  // http first (RunPod proxies them), then tcp; standard ports before the template's, each once.
+  for (const proto of ['http', 'tcp'] as const) {
+    for (const p of all) {
+      const s = `${p.port}/${p.protocol}`;
+      if (p.protocol === proto && !seen.has(s)) {
+        seen.add(s);
+        out.push(s);
+      }
+    }
+  }
+  return out;
+}
+
+function envObject(input: RunpodInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const v of RUNTIME_VARIABLES) env[v.name] = v.value;
+  for (const [k, v] of Object.entries(input.env)) env[k] = isSecretName(k) ? secretRef(k) : v;
+  return Object.fromEntries(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function modelSource(m: ManifestModel): string {
+  if (m.source === 'civitai') return `Civitai model version ${m.versionId ?? '?'}`;
+  return m.url ? `<${m.url}>` : m.source;
+}
+
+function readme(input: RunpodInput, ports: readonly string[], env: Readonly<Record<string, string>>): string {
+  const lines: string[] = [];
+  lines.push(`# ${input.template} (${input.gpu.title})`, '', input.description, '');
+  lines.push(`Generated by \`kiln runpod ${input.template} --gpu ${input.gpu.name}\` from templates/${input.template}/template.ts.`, '');
+  lines.push(`- Image: \`${input.imageName}\``);
+  lines.push(`- GPU: ${input.gpu.title} (${input.gpu.sm}), CUDA ${input.gpu.cuda}, torch ${input.gpu.torch}`);
+  lines.push(`- Features: ${input.features.length > 0 ? input.features.join(', ') : 'none'}`);
+  lines.push(`- Attention: ${input.attention || 'ComfyUI default'}`);
+  lines.push(`- Disk: ${input.disk.containerGb} GB container, ${input.disk.volumeGb} GB volume at /workspace (models and outputs persist there)`, '');
+
+  lines.push('## Models', '');
+  if (input.models.length === 0) lines.push('None baked into the manifest.', '');
+  else {
+    lines.push('Downloaded at the first start into /workspace (resumable, sha256-verified).', '', '| folder/file | source |', '| --- | --- |');
+    for (const m of input.models) lines.push(`| ${cell(`${m.into}/${m.file ?? '(name from the source)'}`)} | ${cell(modelSource(m))} |`);
+    lines.push('');
+  }
+
+  lines.push('## Custom nodes', '');
+  if (input.nodes.length === 0) lines.push('None besides ComfyUI-Manager.', '');
+  else {
+    for (const n of input.nodes) lines.push(`- [${n.name}](${n.repo})@${n.commit.slice(0, 7)}`);
+    lines.push('');
+  }
+
+  lines.push('## Ports', '', '| port | service |', '| --- | --- |');
+  const names = new Map([...STANDARD_PORTS, ...input.ports].map((p) => [`${p.port}/${p.protocol}`, p.name]));
+  for (const p of ports) lines.push(`| ${p} | ${cell(names.get(p) ?? '')} |`);
+  lines.push('');
+
+  lines.push('## Environment', '');
+  lines.push(
+    'Secrets are references to RunPod secrets (`{{ RUNPOD_SECRET_NAME }}`): create them under Settings > Secrets; the template never contains their values.',
+    '',
+    '| variable | default | meaning |',
+    '| --- | --- | --- |',
+  );
+  const docs = new Map(RUNTIME_VARIABLES.map((v) => [v.name, v.doc]));
+  for (const [k, v] of Object.entries(env)) lines.push(`| ${k} | ${v === '' ? '(empty)' : `\`${cell(v)}\``} | ${cell(docs.get(k) ?? 'set by the template')} |`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+export function runpodTemplate(input: RunpodInput): RunpodTemplate {
+  const ports = portStrings(input);
+  const env = envObject(input);
+  return {
+    name: input.name ?? `kiln-${input.template}-${input.gpu.name}`,
+    imageName: input.imageName,
+    ports,
+    env,
+    containerDiskInGb: input.disk.containerGb,
+    volumeInGb: input.disk.volumeGb,
+    volumeMountPath: '/workspace',
+    isServerless: false,
+    isPublic: false,
+    readme: readme(input, ports, env),
+  };
+}
+
+export function renderRunpodJson(t: RunpodTemplate): string {
+  return `${JSON.stringify(t, null, 2)}\n`;
+}
