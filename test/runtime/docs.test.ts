@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCRIPTS } from './helpers/util.ts';
 
-const DOC = fileURLToPath(new URL('../../docs/runtime.md', import.meta.url));
+// The env tables live in the README (the issue asks for every variable there).
+const DOC = fileURLToPath(new URL('../../README.md', import.meta.url));
 
-test('every environment variable read by scripts/ is in the docs/runtime.md tables', async (t) => {
+test('every environment variable read by scripts/ is in the README tables', async (t) => {
   const doc = await readFile(DOC, 'utf8');
   const documented = new Set<string>();
   for (const line of doc.split('\n')) {
