@@ -3,9 +3,10 @@ import { bake } from './bake.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
 import { plan } from './plan.ts';
+import { matrix } from './matrix.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake, plan, tags];
+const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');
