@@ -4,9 +4,10 @@ import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
 import { plan } from './plan.ts';
 import { matrix } from './matrix.ts';
+import { runpod } from './runpod.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags];
+const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags, runpod];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');
