@@ -318,7 +318,7 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
     });
     const stderr = String(r.stderr);
     const progress = parseRawjson(stderr, opts.targets?.length === 1 ? { defaultTarget: opts.targets[0]! } : {});
-    const errors = progress.steps.filter(s => s.error).map(s => `${s.rawName}: ${s.error}\n${s.logs}`);
+    const errors = progress.steps.filter(s => s.error && s.kind !== 'cache').map(s => `${s.rawName}: ${s.error}\n${s.logs}`);
     return {
       ok: r.exitCode === 0,
       exitCode: r.exitCode,
@@ -343,6 +343,72 @@ export async function bakePrint(opts: Pick<BakeOptions, 'cwd' | 'files' | 'targe
     group?: Record<string, { targets: string[] }>;
     target: Record<string, Record<string, unknown>>;
   };
+}
+
+// ------------------------------------------------------------------ the generated graph
+
+export const GENERATED_BAKE_FILE = 'bake/docker-bake.hcl';
+
+export interface GeneratedBakeOptions extends Omit<BakeOptions, 'cwd' | 'files'> {
+  /** Value for the bake file's REGISTRY variable; default `${REGISTRY}/kiln-test` (loopback). */
+  registry?: string;
+  /** Value for the TAG variable; default 'test'. */
+  tag?: string;
+  /**
+   * 'off' (default): `--set *.cache-to= --set *.cache-from=`, i.e. only the
+   * daemon's local BuildKit cache (fast, no registry traffic);
+   * 'registry': keep the file's registry cache-from/cache-to (pointed at the
+   * loopback registry through `registry`).
+   */
+  cache?: 'off' | 'registry';
+}
+
+/**
+ * Bakes the committed generated graph (bake/docker-bake.hcl) from the repo
+ * root, with REGISTRY pointed at the loopback registry so no cache ref or tag
+ * names a remote registry. Build the stub world first: prepareStubWorld().
+ */
+export function bakeGenerated(opts: GeneratedBakeOptions = {}): Promise<BakeResult> {
+  const { registry = `${REGISTRY}/kiln-test`, tag = 'test', cache = 'off', vars, set, ...rest } = opts;
+  return bake({
+    ...rest,
+    cwd: REPO_ROOT,
+    files: [GENERATED_BAKE_FILE],
+    vars: { REGISTRY: registry, TAG: tag, ...vars },
+    set: [...(cache === 'off' ? ['*.cache-to=', '*.cache-from='] : []), ...(set ?? [])],
+  });
+}
+
+/**
+ * The external base images (FROM lines that are neither a named context of
+ * the target, nor a stage, nor scratch) of every target in a bake file.
+ */
+export async function baseImagesOf(opts: Pick<BakeOptions, 'cwd' | 'files' | 'targets' | 'vars'>): Promise<string[]> {
+  const printed = await bakePrint(opts);
+  const images = new Set<string>();
+  for (const target of Object.values(printed.target)) {
+    const context = String(target['context'] ?? '.');
+    const dockerfile = String(target['dockerfile'] ?? 'Dockerfile');
+    const file = path.resolve(opts.cwd, context, dockerfile);
+    const named = new Set(Object.keys((target['contexts'] as Record<string, string> | undefined) ?? {}));
+    const stages = new Set<string>();
+    const args = (target['args'] as Record<string, string> | undefined) ?? {};
+    for (const line of (await readFile(file, 'utf8')).split('\n')) {
+      const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+      if (!m) continue;
+      const ref = m[1]!.replace(/\$\{?(\w+)\}?/g, (_, k: string) => args[k] ?? '');
+      if (m[2]) stages.add(m[2]);
+      if (ref !== 'scratch' && !named.has(ref) && !stages.has(ref)) images.add(ref);
+    }
+  }
+  return [...images].sort();
+}
+
+/** Makes a stub-world image for every external base image of the generated graph (or `names`). */
+export async function prepareStubWorld(names?: string[]): Promise<string[]> {
+  const images = names ?? (await baseImagesOf({ cwd: REPO_ROOT, files: [GENERATED_BAKE_FILE] }));
+  if (images.length) await buildStubWorld(images);
+  return images;
 }
 
 // ------------------------------------------------------------------ rawjson
@@ -379,10 +445,13 @@ export interface Step {
   index?: [number, number];
   /**
    * step: a Dockerfile instruction that executes (RUN, COPY, ADD, WORKDIR...);
-   * from: a FROM source (never reported CACHED); internal: '[... internal]';
-   * export: exporting/pushing/cache export; other: anything else.
+   * from: a FROM source (never reported CACHED); internal: '[... internal]'
+   * and '[T context NAME] load ...' (named local contexts);
+   * export: exporting/pushing the image; cache: importing/exporting registry
+   * cache (an import of a missing ref carries an `error` but is harmless);
+   * other: anything else.
    */
-  kind: 'step' | 'from' | 'internal' | 'export' | 'other';
+  kind: 'step' | 'from' | 'internal' | 'export' | 'cache' | 'other';
   cached: boolean;
   started?: string;
   completed?: string;
@@ -502,11 +571,16 @@ export function parseRawjson(stream: string, opts: { defaultTarget?: string; tar
     const toks = m[1]!.split(' ').filter(Boolean);
     const p: Parsed = { internal: false, rest: m[2]! };
     if (toks[0] && known.has(toks[0]) && !(toks.length === 1 && INDEX.test(toks[0]))) p.target = toks.shift();
-    for (const tok of toks) {
+    for (let i = 0; i < toks.length; i++) {
+      const tok = toks[i]!;
       const im = INDEX.exec(tok);
       if (im) p.index = [Number(im[1]), Number(im[2])];
       else if (tok === 'internal') p.internal = true;
-      else p.stage = tok;
+      else if (tok === 'context' && !p.index) {
+        // "[T context runtime] load .dockerignore": a named local context
+        p.internal = true;
+        i++;
+      } else p.stage = tok;
     }
     return p;
   };
@@ -530,6 +604,7 @@ export function parseRawjson(stream: string, opts: { defaultTarget?: string; tar
     const rest = first.rest;
     let kind: Step['kind'];
     if (first.internal) kind = 'internal';
+    else if (/^(importing cache manifest|exporting cache|writing cache|preparing build cache)/.test(rest)) kind = 'cache';
     else if (/^(exporting|pushing|naming|writing image|unpacking|preparing layers|sending tarball)/.test(rest)) kind = 'export';
     else if (first.index && /^FROM\s/i.test(rest)) kind = 'from';
     else if (first.index) kind = 'step';

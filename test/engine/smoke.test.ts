@@ -174,3 +174,24 @@ etest('registry cache round trip: prune, rebuild from cache-from, heavy steps CA
     t.false(findStep(control.steps, 'cmake --build')!.cached, 'without cache-from the heavy step must run');
   });
 });
+
+etest('identical targets sharing local contexts: rebuild CACHED only when the files come through a target: context', async t => {
+  const dir = path.join(FIXTURE, 'shared-context');
+  await engineLock(async () => {
+    await buildStubWorld([STUB_BASE_IMAGE]);
+    const misses: Record<string, number[]> = { local: [], 'via-target': [] };
+    for (const group of ['local', 'via-target'] as const) {
+      const firstBuild = await bake({ cwd: dir, targets: [group] });
+      t.true(firstBuild.ok, describe(firstBuild));
+      for (let i = 0; i < 2; i++) {
+        const r = await bake({ cwd: dir, targets: [group] });
+        t.true(r.ok, describe(r));
+        misses[group]!.push(uncachedSteps(r.steps).length);
+      }
+    }
+    // Known buildx 0.13 / BuildKit behaviour (logged, not asserted: a newer
+    // BuildKit may fix it): the "local" group re-runs COPYs on rebuilds.
+    t.log(`uncached steps on 2 rebuilds: local ${JSON.stringify(misses['local'])}, via target: ${JSON.stringify(misses['via-target'])}`);
+    t.deepEqual(misses['via-target'], [0, 0]);
+  });
+});
