@@ -142,6 +142,41 @@ target "base-rtx5090" {
   ]
 }
 
+target "files-manifests-flux1-dev" {
+  context = "bake/manifests/flux1-dev"
+  dockerfile = "../../dockerfiles/files-manifests-flux1-dev.Dockerfile"
+}
+
+target "files-manifests-llm-prompt" {
+  context = "bake/manifests/llm-prompt"
+  dockerfile = "../../dockerfiles/files-manifests-llm-prompt.Dockerfile"
+}
+
+target "files-manifests-sd15-basic" {
+  context = "bake/manifests/sd15-basic"
+  dockerfile = "../../dockerfiles/files-manifests-sd15-basic.Dockerfile"
+}
+
+target "files-manifests-sdxl" {
+  context = "bake/manifests/sdxl"
+  dockerfile = "../../dockerfiles/files-manifests-sdxl.Dockerfile"
+}
+
+target "files-manifests-wan-video" {
+  context = "bake/manifests/wan-video"
+  dockerfile = "../../dockerfiles/files-manifests-wan-video.Dockerfile"
+}
+
+target "files-runtime" {
+  context = "scripts"
+  dockerfile = "../bake/dockerfiles/files-runtime.Dockerfile"
+}
+
+target "files-workflows-sd15-basic" {
+  context = "templates/sd15-basic/workflows"
+  dockerfile = "../../../bake/dockerfiles/files-workflows-sd15-basic.Dockerfile"
+}
+
 target "flash-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/flash-rtx5090.Dockerfile"
@@ -172,7 +207,8 @@ target "flux1-dev-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "flash" = "target:flash-rtx5090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-flux1-dev"
+    "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }
   tags = [
@@ -245,7 +281,8 @@ target "llm-prompt-rtx4090" {
   contexts = {
     "base" = "target:base-rtx4090"
     "llama" = "target:llama-rtx4090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-llm-prompt"
+    "runtime" = "target:files-runtime"
   }
   tags = [
     "${REGISTRY}/llm-prompt:rtx4090-${TAG}",
@@ -275,7 +312,8 @@ target "llm-prompt-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "llama" = "target:llama-rtx5090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-llm-prompt"
+    "runtime" = "target:files-runtime"
   }
   tags = [
     "${REGISTRY}/llm-prompt:rtx5090-${TAG}",
@@ -352,8 +390,9 @@ target "sd15-basic-rtx4090" {
   dockerfile = "dockerfiles/sd15-basic-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "runtime" = "scripts"
-    "workflows" = "templates/sd15-basic/workflows"
+    "manifests" = "target:files-manifests-sd15-basic"
+    "runtime" = "target:files-runtime"
+    "workflows" = "target:files-workflows-sd15-basic"
   }
   tags = [
     "${REGISTRY}/sd15-basic:rtx4090-${TAG}",
@@ -382,8 +421,9 @@ target "sd15-basic-rtx5090" {
   dockerfile = "dockerfiles/sd15-basic-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "runtime" = "scripts"
-    "workflows" = "templates/sd15-basic/workflows"
+    "manifests" = "target:files-manifests-sd15-basic"
+    "runtime" = "target:files-runtime"
+    "workflows" = "target:files-workflows-sd15-basic"
   }
   tags = [
     "${REGISTRY}/sd15-basic:rtx5090-${TAG}",
@@ -412,7 +452,8 @@ target "sdxl-rtx4090" {
   dockerfile = "dockerfiles/sdxl-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-sdxl"
+    "runtime" = "target:files-runtime"
   }
   tags = [
     "${REGISTRY}/sdxl:rtx4090-${TAG}",
@@ -441,7 +482,8 @@ target "sdxl-rtx5090" {
   dockerfile = "dockerfiles/sdxl-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-sdxl"
+    "runtime" = "target:files-runtime"
   }
   tags = [
     "${REGISTRY}/sdxl:rtx5090-${TAG}",
@@ -518,7 +560,8 @@ target "wan-video-rtx4090" {
   dockerfile = "dockerfiles/wan-video-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-wan-video"
+    "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx4090"
   }
   tags = [
@@ -548,7 +591,8 @@ target "wan-video-rtx5090" {
   dockerfile = "dockerfiles/wan-video-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "runtime" = "scripts"
+    "manifests" = "target:files-manifests-wan-video"
+    "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }
   tags = [

@@ -38,6 +38,7 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   workflows: [],
   manifests: [],
   runtime: [],
+  files: [],
 };
 
 export function limitSteps(graph: BuildGraph): Step[] {

@@ -14,7 +14,7 @@ RUN git clone --filter=blob:none https://github.com/pythongosssss/ComfyUI-Custom
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
-COPY manifests/llm-prompt/ /opt/kiln/manifest/
+COPY --from=manifests . /opt/kiln/manifest/
 
 # runtime: ~0.02 min, changes with p=0.25
 COPY --from=runtime . /opt/kiln/scripts/

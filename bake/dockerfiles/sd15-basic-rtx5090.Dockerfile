@@ -18,7 +18,7 @@ RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /opt/C
 RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
-COPY manifests/sd15-basic/ /opt/kiln/manifest/
+COPY --from=manifests . /opt/kiln/manifest/
 
 # workflows: ~0.02 min, changes with p=0.2
 COPY --from=workflows . /opt/ComfyUI/user/default/workflows/

@@ -25,7 +25,7 @@ RUN git clone --filter=blob:none https://github.com/Fannovel16/comfyui_controlne
 RUN if [ -f /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
-COPY manifests/sdxl/ /opt/kiln/manifest/
+COPY --from=manifests . /opt/kiln/manifest/
 
 # runtime: ~0.02 min, changes with p=0.25
 COPY --from=runtime . /opt/kiln/scripts/

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { imageOf } from '../graph/select.ts';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { imageRefs } from '../ci/tags.ts';
@@ -83,7 +84,7 @@ export function runpodInput(s: Synthesized, template: string, gpu: string | unde
     template,
     description: src.def.description,
     gpu: { name: g.name, title: g.title, sm: `sm_${g.sm}`, cuda: g.cuda, torch: g.torch.torch },
-    imageName: imageRefs(registry, target.image.repository, target.image.tag, [tag])[0]!,
+    imageName: imageRefs(registry, imageOf(target).repository, imageOf(target).tag, [tag])[0]!,
     ports: src.def.ports ?? [],
     env: src.def.env ?? {},
     features: s.graph.features[target.name] ?? [],

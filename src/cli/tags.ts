@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { bakeSetArgs, computeTags, githubContextFromEnv, imageRefs } from '../ci/tags.ts';
 import { BAKE_VARIABLES } from '../emit/bake-file.ts';
 import { KilnError } from '../errors.ts';
-import { selectTargets } from '../graph/select.ts';
+import { selectTargets, imageOf } from '../graph/select.ts';
 import type { Command } from './command.ts';
 import { synthesize } from './project.ts';
 
@@ -36,7 +36,7 @@ export const tags: Command = {
     for (const name of names) {
       const t = graph.targets.find((x) => x.name === name)!;
       if (t.kind !== 'template') throw new KilnError(`"${name}" is a shared stage (${t.kind}); only template targets are published with release tags`);
-      refs[name] = imageRefs(registry, t.image.repository, t.image.tag, set.tags);
+      refs[name] = imageRefs(registry, imageOf(t).repository, imageOf(t).tag, set.tags);
     }
     if (values.json) {
       io.out(JSON.stringify({ why: set.why, primary: set.primary, tags: set.tags, refs }, null, 2));

@@ -31,7 +31,8 @@ export type LayerKindName =
   | 'node-reqs'
   | 'workflows'
   | 'manifests'
-  | 'runtime';
+  | 'runtime'
+  | 'files';
 
 /** Override of the cache model for one layer kind. */
 export interface LayerTuning {

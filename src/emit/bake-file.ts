@@ -1,4 +1,6 @@
+import { relative } from 'node:path';
 import type { BuildGraph, ContextSource, Target } from '../graph/types.ts';
+import { imageOf } from '../graph/select.ts';
 import { hashBanner } from './banner.ts';
 import { type HclBlock, type HclValue, Interpolated, renderHcl } from './hcl.ts';
 
@@ -9,7 +11,8 @@ export const BAKE_VARIABLES: Readonly<Record<string, string>> = {
 };
 
 export function imageRef(t: Target): string {
-  return `\${REGISTRY}/${t.image.repository}:${t.image.tag}-\${TAG}`;
+  const image = imageOf(t);
+  return `\${REGISTRY}/${image.repository}:${image.tag}-\${TAG}`;
 }
 
 /** Registry cache per target, CSV form (buildx >= 0.13; object form needs 0.19). */
@@ -32,21 +35,30 @@ export interface BakeTarget {
   readonly context: string;
   readonly dockerfile: string;
   readonly contexts?: Record<string, string>;
-  readonly tags: string[];
-  readonly labels: Record<string, string>;
-  readonly 'cache-from': string[];
-  readonly 'cache-to': string[];
+  /** Absent on files-* targets: they are only ever consumed as contexts. */
+  readonly tags?: string[];
+  readonly labels?: Record<string, string>;
+  readonly 'cache-from'?: string[];
+  readonly 'cache-to'?: string[];
 }
 
 export function bakeModel(graph: BuildGraph): BakeModel {
   const target: Record<string, BakeTarget> = {};
   for (const t of graph.targets) {
     const contexts = Object.entries(t.contexts).sort(([a], [b]) => (a < b ? -1 : 1));
-    target[t.name] = {
-      // Context is bake/ (manifests live there); paths are relative to the cwd, so bake runs from the repo root.
-      context: 'bake',
-      dockerfile: t.dockerfile.replace(/^bake\//, ''),
+    const base = {
+      // Paths are relative to the cwd (buildx#1028), so bake runs from the repo root;
+      // the Dockerfile path is relative to the context.
+      context: t.context,
+      dockerfile: relative(t.context, t.dockerfile).split('\\').join('/'),
       ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, contextValue(c)])) } : {}),
+    };
+    if (!t.image) {
+      target[t.name] = base;
+      continue;
+    }
+    target[t.name] = {
+      ...base,
       tags: [imageRef(t)],
       labels: Object.fromEntries(
         Object.entries({ ...t.labels, 'org.opencontainers.image.version': '${TAG}' }).sort(([a], [b]) => (a < b ? -1 : 1)),
@@ -75,10 +87,10 @@ export function renderBakeFile(graph: BuildGraph): string {
       ['dockerfile', t.dockerfile],
     ];
     if (t.contexts) attrs.push(['contexts', t.contexts]);
-    attrs.push(['tags', t.tags.map(interpolated)]);
-    attrs.push(['labels', Object.fromEntries(Object.entries(t.labels).map(([k, v]) => [k, interpolated(v)]))]);
-    attrs.push(['cache-from', t['cache-from'].map(interpolated)]);
-    attrs.push(['cache-to', t['cache-to'].map(interpolated)]);
+    if (t.tags) attrs.push(['tags', t.tags.map(interpolated)]);
+    if (t.labels) attrs.push(['labels', Object.fromEntries(Object.entries(t.labels).map(([k, v]) => [k, interpolated(v)]))]);
+    if (t['cache-from']) attrs.push(['cache-from', t['cache-from'].map(interpolated)]);
+    if (t['cache-to']) attrs.push(['cache-to', t['cache-to'].map(interpolated)]);
     blocks.push({ type: 'target', label: name, attributes: attrs });
   }
   return renderHcl(hashBanner(), blocks);

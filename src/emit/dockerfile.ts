@@ -35,7 +35,8 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'llama-copy': 'copy-from',
   workflows: 'copy-from',
   runtime: 'copy-from',
-  manifests: 'copy',
+  manifests: 'copy-from',
+  files: 'copy',
 };
 
 /** An isolated handlebars instance: our helpers and partials never leak into (or from) other users. */
@@ -56,6 +57,8 @@ export function renderDockerfile(target: Target): string {
   const text = render({
     banner: hashBanner(),
     from: 'image' in target.from ? target.from.image : target.from.context,
+    // Nothing runs in a `FROM scratch` files image.
+    shell: !('image' in target.from && target.from.image === 'scratch'),
     headerEnv: target.headerEnv,
     layers: target.layers.map((l) => ({ id: l.id, kind: l.kind, params: l.params, cost: l.cost, volatility: l.volatility })),
     env: Object.entries(target.env),

@@ -42,7 +42,8 @@ export function resolveGraph(project: Project): BuildGraph {
     contexts?: Record<string, ContextSource>;
     specs: LayerSpec[];
     headerEnv?: Record<string, string>;
-    image: { repository: string; tag: string };
+    image: { repository: string; tag: string } | null;
+    context?: string;
     labels: Record<string, string>;
     template?: string;
     env?: Record<string, string>;
@@ -51,12 +52,12 @@ export function resolveGraph(project: Project): BuildGraph {
     overrides: Parameters<typeof buildLayers>[3];
   }
 
-  const keyOfContext = (c: ContextSource, digests: Record<string, string>, name: string): string =>
-    'target' in c ? targets.get(c.target)!.key : (digests[name] ?? contentKey('path', c.path));
+  // Every context is a target: local directories come in through files-* targets.
+  const keyOfContext = (c: ContextSource): string => ('target' in c ? targets.get(c.target)!.key : contentKey('path', c.path));
 
-  const stage = (s: StageInput, pathDigests: Record<string, string> = {}): Target => {
+  const stage = (s: StageInput): Target => {
     const contexts = s.contexts ?? {};
-    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, keyOfContext(c, pathDigests, n)]));
+    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, keyOfContext(c)]));
     const fromKey = 'image' in s.from ? imageKey(s.from.image) : contextKeys[s.from.context]!;
     const { layers, key } = buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
     return add({
@@ -73,6 +74,7 @@ export function resolveGraph(project: Project): BuildGraph {
       ...(s.entrypoint ? { entrypoint: s.entrypoint } : {}),
       labels: s.labels,
       image: s.image,
+      context: s.context ?? 'bake',
       dockerfile: `bake/dockerfiles/${s.name}.Dockerfile`,
       key,
       imageKey: contentKey(key, s.env ?? {}, s.expose ?? [], s.entrypoint ?? null, s.labels),
@@ -167,28 +169,55 @@ export function resolveGraph(project: Project): BuildGraph {
     }
   }
 
+  /**
+   * A local directory as an image (FROM scratch, COPY . /). Two GPU variants of
+   * a template that copy the same local context directly re-run those COPYs on
+   * every rebuild when baked together (buildx 0.13, see
+   * test/fixtures/engine-smoke/shared-context); through a target they cache.
+   */
+  const filesTarget = (name: string, dir: string, kind: 'runtime' | 'manifests' | 'workflows', inputs: string[]): string => {
+    stage({
+      name,
+      kind: 'files',
+      from: { image: 'scratch' },
+      context: dir,
+      specs: [{ id: kind, kind: 'files', params: { source: '.', dest: '/' }, inputs }],
+      image: null,
+      labels: {},
+      overrides: [],
+    });
+    return name;
+  };
+
   const files = project.templates.map((t) => templateFiles(t.def));
-  const runtimeDigest = project.runtime.map((f) => `${f.path}:${f.sha256}`);
+  const runtimeFiles = filesTarget('files-runtime', 'scripts', 'runtime', project.runtime.map((f) => `${f.path}:${f.sha256}`));
   const featureMap: Record<string, FeatureName[]> = {};
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const manifestDigest = contentKey(files[i]);
+    const manifests = filesTarget(`files-manifests-${t.def.name}`, `bake/manifests/${t.def.name}`, 'manifests', [contentKey(files[i])]);
+    const workflows =
+      t.workflows.length > 0
+        ? filesTarget(`files-workflows-${t.def.name}`, `templates/${t.folder}/workflows`, 'workflows', t.workflows.map((w) => `${w.path}:${w.sha256}`))
+        : null;
     const ports = ['8188', '8080', ...(t.def.ports ?? []).map((p) => String(p.port))];
     for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = `${t.def.name}-${gpu.name}`;
       featureMap[name] = features;
-      const contexts: Record<string, ContextSource> = { base: { target: `base-${gpu.name}` }, runtime: { path: 'scripts' } };
+      const contexts: Record<string, ContextSource> = {
+        base: { target: `base-${gpu.name}` },
+        manifests: { target: manifests },
+        runtime: { target: runtimeFiles },
+      };
       for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
-      if (t.workflows.length > 0) contexts.workflows = { path: `templates/${t.folder}/workflows` };
-      stage(
-        {
+      if (workflows) contexts.workflows = { target: workflows };
+      stage({
           name,
           kind: 'template',
           gpu,
           template: t.def.name,
           from: { context: 'base' },
           contexts,
-          specs: templateLayers(t, features, manifestDigest, runtimeDigest),
+          specs: templateLayers(t, features),
           image: { repository: t.def.name, tag: gpu.name },
           labels: {
             ...gpuLabels(gpu),
@@ -206,12 +235,7 @@ export function resolveGraph(project: Project): BuildGraph {
           expose: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)),
           entrypoint: ENTRYPOINT,
           overrides: [base.layers, gpu.layers, t.def.layers],
-        },
-        {
-          runtime: contentKey(runtimeDigest),
-          ...(t.workflows.length > 0 ? { workflows: contentKey(t.workflows) } : {}),
-        },
-      );
+      });
     }
   }
 

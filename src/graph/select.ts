@@ -29,6 +29,12 @@ export function selectTargets(graph: BuildGraph, names: readonly string[], gpu?:
   return [...out];
 }
 
+/** Image name parts of a target that produces a published image (not a files-* target). */
+export function imageOf(t: Target): { readonly repository: string; readonly tag: string } {
+  if (!t.image) throw new KilnError(`target ${t.name} (${t.kind}) produces no published image`);
+  return t.image;
+}
+
 /** The targets bake will build for `names`: them and every target they reach through contexts, dependencies first. */
 export function buildClosure(graph: BuildGraph, names: readonly string[]): Target[] {
   const byName = new Map(graph.targets.map((t) => [t.name, t]));

@@ -10,12 +10,7 @@ export const KERNEL_CONTEXT: Readonly<Record<'sage' | 'flash', string>> = { sage
  * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
  * nodes and their requirements, workflows, manifests, runtime scripts.
  */
-export function templateLayers(
-  t: TemplateSource,
-  features: readonly FeatureName[],
-  manifestDigest: string,
-  runtimeDigest: readonly string[],
-): LayerSpec[] {
+export function templateLayers(t: TemplateSource, features: readonly FeatureName[]): LayerSpec[] {
   const specs: LayerSpec[] = [];
   for (const k of ['sage', 'flash'] as const) {
     if (!features.includes(k)) continue;
@@ -41,21 +36,12 @@ export function templateLayers(
       });
     }
   }
+  // Local files arrive through `files-*` targets (see filesTarget in resolve.ts).
   if (t.workflows.length > 0) {
-    specs.push({
-      id: 'workflows',
-      kind: 'workflows',
-      params: { context: 'workflows', source: '.', dest: `${P.workflows}/` },
-      inputs: t.workflows.map((w) => `${w.path}:${w.sha256}`),
-    });
+    specs.push({ id: 'workflows', kind: 'workflows', params: { context: 'workflows', source: '.', dest: `${P.workflows}/` }, uses: ['workflows'] });
   }
-  specs.push({
-    id: 'manifests',
-    kind: 'manifests',
-    params: { source: `manifests/${t.def.name}/`, dest: `${P.manifest}/` },
-    inputs: [manifestDigest],
-  });
-  specs.push({ id: 'runtime', kind: 'runtime', params: { context: 'runtime', source: '.', dest: `${P.scripts}/` }, inputs: [...runtimeDigest] });
+  specs.push({ id: 'manifests', kind: 'manifests', params: { context: 'manifests', source: '.', dest: `${P.manifest}/` }, uses: ['manifests'] });
+  specs.push({ id: 'runtime', kind: 'runtime', params: { context: 'runtime', source: '.', dest: `${P.scripts}/` }, uses: ['runtime'] });
   return specs;
 }
 

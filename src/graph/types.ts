@@ -1,7 +1,7 @@
 import type { FeatureName, LayerKindName } from '../dsl/types.ts';
 
 /** Kinds of bake target, one per box of the DESIGN graph. */
-export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'template';
+export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'template' | 'files';
 
 /** Where a named context comes from: another target, or a directory of the repo. */
 export type ContextSource = { readonly target: string } | { readonly path: string };
@@ -49,8 +49,10 @@ export interface Target {
   readonly expose: readonly string[];
   readonly entrypoint?: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
-  /** Image name (without registry) and tag suffix (before -${TAG}). */
-  readonly image: { readonly repository: string; readonly tag: string };
+  /** Image name (without registry) and tag suffix (before -${TAG}); none for `files` targets. */
+  readonly image: { readonly repository: string; readonly tag: string } | null;
+  /** Local directory this target's Dockerfile copies from (its bake context). @default "bake" */
+  readonly context: string;
   /** Repo-relative path of the Dockerfile (under bake/). */
   readonly dockerfile: string;
   /** Key of the image's filesystem (key of its last layer). */

@@ -1,0 +1,34 @@
+/** Map BuildKit steps of a bake run back to Kiln's layers (for the engine tests). */
+import type { BuildGraph, Layer, Target } from '../../src/graph/types.ts';
+import type { Step } from './harness.ts';
+
+/**
+ * Which layer a step is. BuildKit numbers steps n/N per Dockerfile: after
+ * `FROM <image>` the FROM itself is step 1, so layer i is step i+2; a FROM of
+ * a named context or `scratch` gets no step of its own, so layer i is step i+1.
+ */
+export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; layer: Layer } | { error: string } {
+  const target = graph.targets.find((t) => t.name === step.target);
+  if (!target) return { error: `step ${step.rawName} belongs to no Kiln target (${step.target})` };
+  if (!step.index) return { error: `step ${step.rawName} has no n/N index` };
+  const fromStep = 'image' in target.from && target.from.image !== 'scratch' ? 1 : 0;
+  const layer = target.layers[step.index[0] - 1 - fromStep];
+  if (!layer) return { error: `step ${step.rawName}: ${target.name} has no layer at step ${step.index[0]}` };
+  const instruction = step.name.split(/\s/)[0];
+  const expected = ['llama-copy', 'workflows', 'manifests', 'runtime', 'files'].includes(layer.kind) ? 'COPY' : 'RUN';
+  if (instruction !== expected) return { error: `step ${step.rawName} is a ${instruction}, but ${target.name}/${layer.id} renders a ${expected}` };
+  return { target, layer };
+}
+
+/** "target/layer" labels of the executed (not CACHED) Dockerfile steps, plus mapping errors. */
+export function executedLayers(graph: BuildGraph, steps: readonly Step[]): { keys: Map<string, string>; errors: string[] } {
+  const keys = new Map<string, string>();
+  const errors: string[] = [];
+  for (const s of steps) {
+    if (s.kind !== 'step' || s.cached) continue;
+    const hit = layerOfStep(graph, s);
+    if ('error' in hit) errors.push(hit.error);
+    else keys.set(hit.layer.key, `${hit.target.name}/${hit.layer.id}`);
+  }
+  return { keys, errors };
+}
