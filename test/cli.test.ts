@@ -105,7 +105,15 @@ test('bake --print without docker shows Kiln\'s rendering of the plan', async (t
   t.is(r.exitCode, 0, r.stderr);
   const printed = JSON.parse(r.stdout);
   t.deepEqual(printed.group.default.targets, ['sd15-basic-rtx4090']);
-  t.deepEqual(Object.keys(printed.target).sort(), ['base-common-cuda12-8-1', 'base-rtx4090', 'sd15-basic-rtx4090', 'torch-rtx4090']);
+  t.deepEqual(Object.keys(printed.target).sort(), [
+    'base-common-cuda12-8-1',
+    'base-rtx4090',
+    'files-manifests-sd15-basic',
+    'files-runtime',
+    'files-workflows-sd15-basic',
+    'sd15-basic-rtx4090',
+    'torch-rtx4090',
+  ]);
   t.regex(r.stderr, /buildx is not usable/);
 });
 
