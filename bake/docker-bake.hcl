@@ -142,31 +142,6 @@ target "base-rtx5090" {
   ]
 }
 
-target "files-manifests-flux1-dev" {
-  context = "bake/manifests/flux1-dev"
-  dockerfile = "../../dockerfiles/files-manifests-flux1-dev.Dockerfile"
-}
-
-target "files-manifests-llm-prompt" {
-  context = "bake/manifests/llm-prompt"
-  dockerfile = "../../dockerfiles/files-manifests-llm-prompt.Dockerfile"
-}
-
-target "files-manifests-sd15-basic" {
-  context = "bake/manifests/sd15-basic"
-  dockerfile = "../../dockerfiles/files-manifests-sd15-basic.Dockerfile"
-}
-
-target "files-manifests-sdxl" {
-  context = "bake/manifests/sdxl"
-  dockerfile = "../../dockerfiles/files-manifests-sdxl.Dockerfile"
-}
-
-target "files-manifests-wan-video" {
-  context = "bake/manifests/wan-video"
-  dockerfile = "../../dockerfiles/files-manifests-wan-video.Dockerfile"
-}
-
 target "files-runtime" {
   context = "scripts"
   dockerfile = "../bake/dockerfiles/files-runtime.Dockerfile"
@@ -207,7 +182,6 @@ target "flux1-dev-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "flash" = "target:flash-rtx5090"
-    "manifests" = "target:files-manifests-flux1-dev"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }
@@ -281,7 +255,6 @@ target "llm-prompt-rtx4090" {
   contexts = {
     "base" = "target:base-rtx4090"
     "llama" = "target:llama-rtx4090"
-    "manifests" = "target:files-manifests-llm-prompt"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -312,7 +285,6 @@ target "llm-prompt-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "llama" = "target:llama-rtx5090"
-    "manifests" = "target:files-manifests-llm-prompt"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -390,7 +362,6 @@ target "sd15-basic-rtx4090" {
   dockerfile = "dockerfiles/sd15-basic-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "manifests" = "target:files-manifests-sd15-basic"
     "runtime" = "target:files-runtime"
     "workflows" = "target:files-workflows-sd15-basic"
   }
@@ -421,7 +392,6 @@ target "sd15-basic-rtx5090" {
   dockerfile = "dockerfiles/sd15-basic-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "manifests" = "target:files-manifests-sd15-basic"
     "runtime" = "target:files-runtime"
     "workflows" = "target:files-workflows-sd15-basic"
   }
@@ -452,7 +422,6 @@ target "sdxl-rtx4090" {
   dockerfile = "dockerfiles/sdxl-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "manifests" = "target:files-manifests-sdxl"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -482,7 +451,6 @@ target "sdxl-rtx5090" {
   dockerfile = "dockerfiles/sdxl-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "manifests" = "target:files-manifests-sdxl"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -560,7 +528,6 @@ target "wan-video-rtx4090" {
   dockerfile = "dockerfiles/wan-video-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
-    "manifests" = "target:files-manifests-wan-video"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx4090"
   }
@@ -591,7 +558,6 @@ target "wan-video-rtx5090" {
   dockerfile = "dockerfiles/wan-video-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
-    "manifests" = "target:files-manifests-wan-video"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }

@@ -108,7 +108,6 @@ test('bake --print without docker shows Kiln\'s rendering of the plan', async (t
   t.deepEqual(Object.keys(printed.target).sort(), [
     'base-common-cuda12-8-1',
     'base-rtx4090',
-    'files-manifests-sd15-basic',
     'files-runtime',
     'files-workflows-sd15-basic',
     'sd15-basic-rtx4090',

@@ -26,7 +26,7 @@ test('no feature enabled anywhere means no target for it', (t) => {
   const g = Testing.graph(project());
   t.deepEqual(
     g.targets.map((x) => x.name),
-    ['base-common-cuda12-8-1', 'base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'files-manifests-demo', 'files-runtime', 'torch-rtx4090', 'torch-rtx5090'],
+    ['base-common-cuda12-8-1', 'base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'files-runtime', 'torch-rtx4090', 'torch-rtx5090'],
   );
 });
 
@@ -39,9 +39,9 @@ test('every context names an existing target, and templates read kernels by cont
     }
   }
   const sd15 = Testing.target(g, 'sd15-basic-rtx5090');
-  t.deepEqual(Object.keys(sd15.contexts).sort(), ['base', 'manifests', 'runtime', 'workflows']);
+  t.deepEqual(Object.keys(sd15.contexts).sort(), ['base', 'runtime', 'workflows']);
   const flux = Testing.target(g, 'flux1-dev-rtx5090');
-  t.deepEqual(Object.keys(flux.contexts).sort(), ['base', 'flash', 'manifests', 'runtime', 'sage']);
+  t.deepEqual(Object.keys(flux.contexts).sort(), ['base', 'flash', 'runtime', 'sage']);
   // Local directories enter only through files-* targets.
   for (const target of g.targets) {
     for (const c of Object.values(target.contexts)) t.false('path' in c, `${target.name} reads a local path context`);
@@ -109,8 +109,7 @@ test('content keys: a node edit changes only that template, a ComfyUI bump chang
   const a = keys(before);
   const b = keys(edited);
   const changed = Object.keys(a).filter((n) => a[n] !== b[n]).sort();
-  // The nodes lock is part of the template's manifests image.
-  t.deepEqual(changed, ['demo-rtx4090', 'demo-rtx5090', 'files-manifests-demo']);
+  t.deepEqual(changed, ['demo-rtx4090', 'demo-rtx5090']);
 
   const bumped = Testing.graph(
     project({

@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { LayerKindName } from '../dsl/types.ts';
-import type { Target } from '../graph/types.ts';
+import type { Layer, Target, TemplateFiles } from '../graph/types.ts';
+import { renderModelsManifest, renderNodesLock } from './manifests.ts';
 import { hashBanner } from './banner.ts';
 import { dockerfileString, shellWord } from './quote.ts';
 
@@ -35,7 +36,7 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'llama-copy': 'copy-from',
   workflows: 'copy-from',
   runtime: 'copy-from',
-  manifests: 'copy-from',
+  manifests: 'copy-heredoc',
   files: 'copy',
 };
 
@@ -52,6 +53,21 @@ for (const file of readdirSync(join(here, 'partials')).sort()) {
 const options = { noEscape: true, strict: true } as const;
 const render = hb.compile(readFileSync(join(here, 'dockerfile.hbs'), 'utf8'), options);
 
+/** Data a partial renders: the layer's params, plus the manifests' text for their heredoc. */
+function partialView(layer: Layer): Readonly<Record<string, unknown>> {
+  if (layer.kind !== 'manifests') return layer.params;
+  const manifest = layer.params.manifest as TemplateFiles;
+  const files = [
+    { name: 'models.json', content: renderModelsManifest(manifest) },
+    { name: 'nodes.lock.json', content: renderNodesLock(manifest) },
+  ];
+  for (const f of files) {
+    // A line equal to the delimiter would end the heredoc early.
+    if (f.content.split('\n').includes(f.name)) throw new Error(`${f.name} of ${manifest.template} contains its heredoc delimiter`);
+  }
+  return { dest: layer.params.dest, files };
+}
+
 /** The Dockerfile of one target. */
 export function renderDockerfile(target: Target): string {
   const text = render({
@@ -60,7 +76,7 @@ export function renderDockerfile(target: Target): string {
     // Nothing runs in a `FROM scratch` files image.
     shell: !('image' in target.from && target.from.image === 'scratch'),
     headerEnv: target.headerEnv,
-    layers: target.layers.map((l) => ({ id: l.id, kind: l.kind, params: l.params, cost: l.cost, volatility: l.volatility })),
+    layers: target.layers.map((l) => ({ id: l.id, kind: l.kind, params: partialView(l), cost: l.cost, volatility: l.volatility })),
     env: Object.entries(target.env),
     expose: target.expose,
     entrypoint: target.entrypoint ?? null,

@@ -1,8 +1,10 @@
 /**
  * Change impact: which steps a change re-runs, predicted from content keys.
  * BuildKit reuses a step exactly when its cache key (parent + instruction +
- * inputs) is unchanged; Kiln's layer keys chain the same way, so the first
- * layer whose key differs is where a target's rebuild starts.
+ * inputs) is already in the cache; Kiln's layer keys chain the same way. So
+ * on a builder that has built `before`, a layer re-runs exactly when its key
+ * is not among before's keys (a new template whose first steps equal another
+ * template's reuses them).
  */
 import type { BuildGraph, Layer, Target } from './types.ts';
 
@@ -28,12 +30,12 @@ export interface Plan {
   readonly totalMinutes: number;
 }
 
-function planTarget(before: Target | undefined, after: Target): TargetPlan {
+function planTarget(before: Target | undefined, after: Target, cached: ReadonlySet<string>): TargetPlan {
   const base = { target: after.name, ...(after.template ? { template: after.template } : {}), ...(after.gpu ? { gpu: after.gpu } : {}) };
-  const first = before ? after.layers.findIndex((l, i) => before.layers[i]?.key !== l.key) : 0;
-  const rerun = first < 0 ? [] : after.layers.slice(first);
+  const rerun = after.layers.filter((l) => !cached.has(l.key));
+  const first = rerun[0] ? after.layers.indexOf(rerun[0]) : -1;
   const minutes = rerun.reduce((s, l) => s + l.cost, 0);
-  if (!before) return { ...base, status: 'new', firstInvalidated: rerun[0]?.id, rerun, minutes, reason: 'new target' };
+  if (!before) return { ...base, status: 'new', ...(rerun[0] ? { firstInvalidated: rerun[0].id } : {}), rerun, minutes, reason: 'new target' };
   if (rerun.length > 0) {
     const layer = rerun[0]!;
     // Keys chain: if the first re-run layer's own content is the same as before, what changed is upstream.
@@ -56,7 +58,8 @@ function describeFrom(t: Target): string {
 /** Compare two graphs. `before` null means everything is new (cold build). */
 export function planChanges(before: BuildGraph | null, after: BuildGraph): Plan {
   const old = new Map((before?.targets ?? []).map((t) => [t.name, t]));
-  const targets: TargetPlan[] = after.targets.map((t) => planTarget(old.get(t.name), t));
+  const cached = new Set((before?.targets ?? []).flatMap((t) => t.layers.map((l) => l.key)));
+  const targets: TargetPlan[] = after.targets.map((t) => planTarget(old.get(t.name), t, cached));
   for (const t of before?.targets ?? []) {
     if (!after.targets.some((a) => a.name === t.name)) {
       targets.push({ target: t.name, status: 'removed', rerun: [], minutes: 0, reason: 'target removed' });

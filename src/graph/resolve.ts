@@ -175,7 +175,7 @@ export function resolveGraph(project: Project): BuildGraph {
    * every rebuild when baked together (buildx 0.13, see
    * test/fixtures/engine-smoke/shared-context); through a target they cache.
    */
-  const filesTarget = (name: string, dir: string, kind: 'runtime' | 'manifests' | 'workflows', inputs: string[]): string => {
+  const filesTarget = (name: string, dir: string, kind: 'runtime' | 'workflows', inputs: string[]): string => {
     stage({
       name,
       kind: 'files',
@@ -194,7 +194,6 @@ export function resolveGraph(project: Project): BuildGraph {
   const featureMap: Record<string, FeatureName[]> = {};
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const manifests = filesTarget(`files-manifests-${t.def.name}`, `bake/manifests/${t.def.name}`, 'manifests', [contentKey(files[i])]);
     const workflows =
       t.workflows.length > 0
         ? filesTarget(`files-workflows-${t.def.name}`, `templates/${t.folder}/workflows`, 'workflows', t.workflows.map((w) => `${w.path}:${w.sha256}`))
@@ -205,7 +204,6 @@ export function resolveGraph(project: Project): BuildGraph {
       featureMap[name] = features;
       const contexts: Record<string, ContextSource> = {
         base: { target: `base-${gpu.name}` },
-        manifests: { target: manifests },
         runtime: { target: runtimeFiles },
       };
       for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
@@ -217,7 +215,7 @@ export function resolveGraph(project: Project): BuildGraph {
           template: t.def.name,
           from: { context: 'base' },
           contexts,
-          specs: templateLayers(t, features),
+          specs: templateLayers(t, features, files[i]!),
           image: { repository: t.def.name, tag: gpu.name },
           labels: {
             ...gpuLabels(gpu),

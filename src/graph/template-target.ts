@@ -2,6 +2,7 @@ import type { FeatureName } from '../dsl/types.ts';
 import type { TemplateSource } from '../dsl/load.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
+import type { TemplateFiles } from './types.ts';
 
 /** Named context of each kernel builder, as the template Dockerfile refers to it. */
 export const KERNEL_CONTEXT: Readonly<Record<'sage' | 'flash', string>> = { sage: 'sage', flash: 'flash' };
@@ -10,7 +11,7 @@ export const KERNEL_CONTEXT: Readonly<Record<'sage' | 'flash', string>> = { sage
  * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
  * nodes and their requirements, workflows, manifests, runtime scripts.
  */
-export function templateLayers(t: TemplateSource, features: readonly FeatureName[]): LayerSpec[] {
+export function templateLayers(t: TemplateSource, features: readonly FeatureName[], manifest: TemplateFiles): LayerSpec[] {
   const specs: LayerSpec[] = [];
   for (const k of ['sage', 'flash'] as const) {
     if (!features.includes(k)) continue;
@@ -36,11 +37,13 @@ export function templateLayers(t: TemplateSource, features: readonly FeatureName
       });
     }
   }
-  // Local files arrive through `files-*` targets (see filesTarget in resolve.ts).
+  // Local files arrive through `files-*` targets (see filesTarget in resolve.ts). The manifests
+  // are generated, so they travel inside the Dockerfile (a COPY heredoc): a files target shared
+  // by two different GPU variants re-ran their COPY now and then on the first rebuild (BuildKit 0.13).
   if (t.workflows.length > 0) {
     specs.push({ id: 'workflows', kind: 'workflows', params: { context: 'workflows', source: '.', dest: `${P.workflows}/` }, uses: ['workflows'] });
   }
-  specs.push({ id: 'manifests', kind: 'manifests', params: { context: 'manifests', source: '.', dest: `${P.manifest}/` }, uses: ['manifests'] });
+  specs.push({ id: 'manifests', kind: 'manifests', params: { dest: `${P.manifest}/`, manifest } });
   specs.push({ id: 'runtime', kind: 'runtime', params: { context: 'runtime', source: '.', dest: `${P.scripts}/` }, uses: ['runtime'] });
   return specs;
 }

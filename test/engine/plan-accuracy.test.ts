@@ -1,0 +1,74 @@
+/**
+ * `kiln plan` against the real engine: for every standard scenario (a real
+ * edit to a copy of the repo), the steps BuildKit re-executes must be
+ * exactly the steps the plan predicted. Any difference fails and is printed.
+ */
+import test from 'ava';
+import { SCENARIOS } from '../../bench/scenarios.ts';
+import { loadProject } from '../../src/dsl/load.ts';
+import { synth } from '../../src/emit/synth.ts';
+import { planChanges } from '../../src/graph/plan.ts';
+import { resolveGraph } from '../../src/graph/resolve.ts';
+import type { BuildGraph } from '../../src/graph/types.ts';
+import { writeGenerated } from '../../src/io/output.ts';
+import { Testing } from '../../src/testing.ts';
+import { executedLayers } from './graph-map.ts';
+import { bake, engineAvailable, engineLock, engineTest, prepareStubWorld, REGISTRY, REPO_ROOT } from './harness.ts';
+
+const engine = await engineAvailable();
+const etest = engineTest(test, engine);
+
+async function buildAll(root: string, graph: BuildGraph) {
+  return bake({
+    cwd: root,
+    files: ['bake/docker-bake.hcl'],
+    targets: graph.targets.filter((t) => t.image).map((t) => t.name),
+    set: ['*.cache-to=', '*.cache-from='],
+    vars: { REGISTRY: `${REGISTRY}/kiln-plan`, TAG: 'plan' },
+    timeoutMs: 10 * 60_000,
+  });
+}
+
+etest('kiln plan predicts exactly the steps BuildKit re-runs, in every scenario', async (t) => {
+  const before = Testing.copyProject(REPO_ROOT);
+  t.teardown(before.cleanup);
+  const graphA = resolveGraph(await loadProject(before.root));
+  const rows: string[] = [];
+  let mismatches = 0;
+  await engineLock(async () => {
+    await prepareStubWorld();
+    for (const scenario of SCENARIOS) {
+      // The builder holds the "before" state; only the edit is new.
+      const warm = await buildAll(before.root, graphA);
+      t.true(warm.ok, `${scenario.name}: building the unedited copy failed\n${warm.errorText}`);
+
+      const after = Testing.copyProject(REPO_ROOT);
+      try {
+        scenario.apply(after.root);
+        const graphB = resolveGraph(await loadProject(after.root));
+        writeGenerated(after.root, synth(graphB));
+        const plan = planChanges(graphA, graphB);
+        const predicted = new Map(plan.targets.flatMap((p) => p.rerun.map((l) => [l.key, `${p.target}/${l.id}`] as const)));
+
+        const built = await buildAll(after.root, graphB);
+        t.true(built.ok, `${scenario.name}: build failed\n${built.errorText}`);
+        const observed = executedLayers(graphB, built.steps);
+        t.deepEqual(observed.errors, [], `${scenario.name}: steps that map to no layer`);
+
+        const missed = [...observed.keys].filter(([k]) => !predicted.has(k)).map(([, label]) => label).sort();
+        const extra = [...predicted].filter(([k]) => !observed.keys.has(k)).map(([, label]) => label).sort();
+        if (missed.length > 0 || extra.length > 0) {
+          mismatches++;
+          t.log(`${scenario.name}: re-ran but not predicted: ${missed.join(', ') || '-'}; predicted but CACHED: ${extra.join(', ') || '-'}`);
+        }
+        t.deepEqual(missed, [], `${scenario.name}: BuildKit re-ran steps kiln plan did not predict`);
+        t.deepEqual(extra, [], `${scenario.name}: kiln plan predicted steps BuildKit found CACHED`);
+        rows.push(`${scenario.name.padEnd(14)} predicted ${String(predicted.size).padStart(3)}  executed ${String(observed.keys.size).padStart(3)}  ~${plan.totalMinutes.toFixed(1)} min`);
+      } finally {
+        after.cleanup();
+      }
+    }
+  });
+  t.log(`plan accuracy: ${SCENARIOS.length - mismatches}/${SCENARIOS.length} scenarios exact\n${rows.join('\n')}`);
+  console.log(`[engine] plan accuracy: ${SCENARIOS.length - mismatches}/${SCENARIOS.length} scenarios exact`);
+});
