@@ -15,6 +15,11 @@ export function cudaSlug(cuda: string): string {
   return `cuda${cuda.replace(/\./g, '-')}`;
 }
 
+/** nvcc's -gencode for a GPU: native SASS for its own arch (GPU-FACTS "Per-GPU settings"). */
+export function nvccGencode(gpu: GpuDefinition): string {
+  return `arch=compute_${gpu.sm},code=sm_${gpu.sm}`;
+}
+
 export function compileBudget(gpu: GpuDefinition): { maxJobs: number; nvccThreads: number; extParallel: number } {
   return { maxJobs: 4, nvccThreads: 2, extParallel: 1, ...gpu.compile };
 }
