@@ -31,7 +31,7 @@ import {
   type ShimCall,
   uncachedSteps,
 } from './harness.ts';
-import { executedLayers } from './graph-map.ts';
+import { bakeEachTarget, executedLayers } from './graph-map.ts';
 
 const engine = await engineAvailable();
 const etest = engineTest(test, engine);
@@ -68,6 +68,10 @@ etest('every target builds; a second build is 100% CACHED; heavy stages once per
     const templates = published.filter((x) => x.kind === 'template').length;
     t.log(`cold build: ${published.length} targets (${templates} template x GPU images), ${executed.keys.size} steps executed in ${(cold.durationMs / 1000).toFixed(1)} s`);
 
+    // The build the rebuild is compared with: cold again, one target per invocation (see bakeEachTarget).
+    await pruneBuildCache();
+    const first = await bakeEachTarget(graph, (name) => bakeGenerated({ targets: [name], vars: { REGISTRY: registry } }));
+    t.deepEqual(first, [], 'per-target cold build');
     const again = await bakeGenerated({ targets: published.map((x) => x.name), vars: { REGISTRY: registry } });
     t.true(again.ok, again.errorText);
     const steps = again.steps.filter((s) => s.kind === 'step');

@@ -12,7 +12,7 @@ import { resolveGraph } from '../../src/graph/resolve.ts';
 import type { BuildGraph } from '../../src/graph/types.ts';
 import { writeGenerated } from '../../src/io/output.ts';
 import { Testing } from '../../src/testing.ts';
-import { executedLayers } from './graph-map.ts';
+import { bakeEachTarget, executedLayers } from './graph-map.ts';
 import { bake, engineAvailable, engineLock, engineTest, prepareStubWorld, REGISTRY, REPO_ROOT } from './harness.ts';
 
 const engine = await engineAvailable();
@@ -37,6 +37,11 @@ etest('kiln plan predicts exactly the steps BuildKit re-runs, in every scenario'
   let mismatches = 0;
   await engineLock(async () => {
     await prepareStubWorld();
+    // Settle the "before" state target by target first (see bakeEachTarget).
+    const settle = await bakeEachTarget(graphA, (name) =>
+      bake({ cwd: before.root, files: ['bake/docker-bake.hcl'], targets: [name], set: ['*.cache-to=', '*.cache-from='], vars: { REGISTRY: `${REGISTRY}/kiln-plan`, TAG: 'plan' } }),
+    );
+    t.deepEqual(settle, []);
     for (const scenario of SCENARIOS) {
       // The builder holds the "before" state; only the edit is new.
       const warm = await buildAll(before.root, graphA);
