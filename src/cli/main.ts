@@ -2,12 +2,13 @@ import { KilnError } from '../errors.ts';
 import { bake } from './bake.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
+import { scaffold } from './new.ts';
 import { plan } from './plan.ts';
 import { matrix } from './matrix.ts';
 import { runpod } from './runpod.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags, runpod];
+const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags, runpod, scaffold];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');
