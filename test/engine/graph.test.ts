@@ -34,9 +34,13 @@ import {
 } from './harness.ts';
 import { bakeEachTarget, executedLayers } from './graph-map.ts';
 
+// Every await comes before the first test is declared (ava needs declarations to be
+// synchronous, and engineTest declares a visible skip notice when there is no engine).
 const engine = await engineAvailable();
-const etest = engineTest(test, engine);
 const graph: BuildGraph = resolveGraph(await loadProject(REPO_ROOT));
+const registryUp = engine.available && (await registryAvailable());
+const etest = engineTest(test, engine);
+const rtest = registryUp ? etest : (title: string) => test.skip(`${title} (skipped: no registry at ${REGISTRY}; tools/engine.sh up starts one)`, () => {});
 const published = graph.targets.filter((t) => t.image);
 const registry = `${REGISTRY}/kiln-test`;
 const ref = (target: string, tag = 'test') => {
@@ -162,9 +166,6 @@ etest('tokens in the environment reach no image history, config, label, shim log
   }
   for (const [path, text] of synth(graph)) for (const value of Object.values(secrets)) t.false(text.includes(value), path);
 });
-
-const registryUp = engine.available && (await registryAvailable());
-const rtest = registryUp ? etest : (title: string) => test.skip(`${title} (skipped: no registry at ${REGISTRY}; tools/engine.sh up starts one)`, () => {});
 
 rtest('registry cache: push one template (mode=max), prune everything local, rebuild: heavy steps come back CACHED', async (t) => {
   await engineLock(async () => {
