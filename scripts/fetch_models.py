@@ -65,6 +65,7 @@ DEFAULT_MANIFEST = "/opt/kiln/manifest/models.json"
 DEFAULT_CIVITAI_API = "https://civitai.com/api/v1"
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 CHUNK = 1 << 20
+NET_CHUNK = 64 << 10
 USER_AGENT = "kiln-fetch/1 (+https://github.com/kiln)"
 STATE_VERSION = 1
 
@@ -657,11 +658,14 @@ class Transfer:
             mode = "ab" if offset else "wb"
             got = offset
             last = time.monotonic()
-            with open(self.part, mode) as f:
+            # Unbuffered file and small reads: every byte received is in the page cache
+            # at once, so a killed fetcher resumes where the network left off (a 1 MiB
+            # read() could lose up to 1 MiB; read1 returns what has arrived).
+            with open(self.part, mode, buffering=0) as f:
                 if not offset:
                     f.truncate(0)
                 while True:
-                    b = resp.read(CHUNK)
+                    b = resp.read1(NET_CHUNK)
                     if not b:
                         break
                     f.write(b)
@@ -674,7 +678,6 @@ class Transfer:
                         last = now
                         pct = f" ({100 * got / self.total:.0f}%)" if self.total else ""
                         log(f"{item.label}: {human(got)} of {human(self.total)}{pct}")
-                f.flush()
                 os.fsync(f.fileno())
             if self.total is not None and got < self.total:
                 raise Retryable(f"connection closed at {human(got)} of {human(self.total)}")

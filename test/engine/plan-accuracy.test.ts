@@ -9,23 +9,22 @@ import { loadProject } from '../../src/dsl/load.ts';
 import { synth } from '../../src/emit/synth.ts';
 import { planChanges } from '../../src/graph/plan.ts';
 import { resolveGraph } from '../../src/graph/resolve.ts';
-import type { BuildGraph } from '../../src/graph/types.ts';
 import { writeGenerated } from '../../src/io/output.ts';
 import { Testing } from '../../src/testing.ts';
 import { bakeEachTarget, executedLayers } from './graph-map.ts';
-import { bake, engineAvailable, engineLock, engineTest, prepareStubWorld, REGISTRY, REPO_ROOT } from './harness.ts';
+import { bake, engineAvailable, engineLock, engineTest, prepareStubWorld, REGISTRY, REPO_ROOT, type Step } from './harness.ts';
 
 const engine = await engineAvailable();
 const etest = engineTest(test, engine);
 
-async function buildAll(root: string, graph: BuildGraph) {
+function buildOne(root: string, target: string) {
   return bake({
     cwd: root,
     files: ['bake/docker-bake.hcl'],
-    targets: graph.targets.filter((t) => t.image).map((t) => t.name),
+    targets: [target],
     set: ['*.cache-to=', '*.cache-from='],
     vars: { REGISTRY: `${REGISTRY}/kiln-plan`, TAG: 'plan' },
-    timeoutMs: 10 * 60_000,
+    timeoutMs: 5 * 60_000,
   });
 }
 
@@ -38,15 +37,9 @@ etest('kiln plan predicts exactly the steps BuildKit re-runs, in every scenario'
   await engineLock(async () => {
     await prepareStubWorld();
     // Settle the "before" state target by target first (see bakeEachTarget).
-    const settle = await bakeEachTarget(graphA, (name) =>
-      bake({ cwd: before.root, files: ['bake/docker-bake.hcl'], targets: [name], set: ['*.cache-to=', '*.cache-from='], vars: { REGISTRY: `${REGISTRY}/kiln-plan`, TAG: 'plan' } }),
-    );
+    const settle = await bakeEachTarget(graphA, (name) => buildOne(before.root, name));
     t.deepEqual(settle, []);
     for (const scenario of SCENARIOS) {
-      // The builder holds the "before" state; only the edit is new.
-      const warm = await buildAll(before.root, graphA);
-      t.true(warm.ok, `${scenario.name}: building the unedited copy failed\n${warm.errorText}`);
-
       const after = Testing.copyProject(REPO_ROOT);
       try {
         scenario.apply(after.root);
@@ -55,9 +48,17 @@ etest('kiln plan predicts exactly the steps BuildKit re-runs, in every scenario'
         const plan = planChanges(graphA, graphB);
         const predicted = new Map(plan.targets.flatMap((p) => p.rerun.map((l) => [l.key, `${p.target}/${l.id}`] as const)));
 
-        const built = await buildAll(after.root, graphB);
-        t.true(built.ok, `${scenario.name}: build failed\n${built.errorText}`);
-        const observed = executedLayers(graphB, built.steps);
+        // One target per invocation, dependencies first: several targets solved together can
+        // miss the cache for a step no edit touched (docker/buildx#414; seen once in CI as a
+        // re-run of base-rtx4090/apt during bump-comfyui).
+        const steps: Step[] = [];
+        const failed = await bakeEachTarget(graphB, async (name) => {
+          const r = await buildOne(after.root, name);
+          steps.push(...r.steps);
+          return r;
+        });
+        t.deepEqual(failed, [], `${scenario.name}: build failed`);
+        const observed = executedLayers(graphB, steps);
         t.deepEqual(observed.errors, [], `${scenario.name}: steps that map to no layer`);
 
         const missed = [...observed.keys].filter(([k]) => !predicted.has(k)).map(([, label]) => label).sort();
