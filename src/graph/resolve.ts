@@ -1,5 +1,5 @@
 import type { Project } from '../dsl/load.ts';
-import type { BaseDefinition, FeatureName, GpuDefinition } from '../dsl/types.ts';
+import type { FeatureName, GpuDefinition } from '../dsl/types.ts';
 import { contentKey } from './keys.ts';
 import { buildLayers, type LayerSpec } from './layer-spec.ts';
 import { templateFiles } from './manifests.ts';
@@ -255,4 +255,3 @@ export function resolveGraph(project: Project): BuildGraph {
   };
 }
 
-export type { BaseDefinition };
