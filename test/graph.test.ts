@@ -35,7 +35,7 @@ test('every context names an existing target, and templates read kernels by cont
   const names = new Set(g.targets.map((x) => x.name));
   for (const target of g.targets) {
     for (const [ctx, src] of Object.entries(target.contexts)) {
-      if ('target' in src) t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
+      t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
     }
   }
   const sd15 = Testing.target(g, 'sd15-basic-rtx5090');

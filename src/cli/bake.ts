@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { bakeArgs, checkDocker, runBake, type BakeInvocation } from '../docker/buildx.ts';
 import { bakeModel } from '../emit/bake-file.ts';
 import { buildClosure, selectTargets } from '../graph/select.ts';
+import type { BuildGraph } from '../graph/types.ts';
 import { diffGenerated, writeGenerated } from '../io/output.ts';
 import type { Command } from './command.ts';
 import { synthesize } from './project.ts';
@@ -89,7 +90,7 @@ export const bake: Command = {
   },
 };
 
-function printPlan(out: (l: string) => void, graph: Parameters<typeof buildClosure>[0], targets: readonly string[]): void {
+function printPlan(out: (l: string) => void, graph: BuildGraph, targets: readonly string[]): void {
   const closure = buildClosure(graph, targets);
   out(`Kiln plan: ${targets.length} requested target(s), ${closure.length} in the build graph`);
   out('requested:');
@@ -98,7 +99,7 @@ function printPlan(out: (l: string) => void, graph: Parameters<typeof buildClosu
   for (const t of closure) {
     const minutes = t.layers.reduce((s, l) => s + l.cost, 0);
     const deps = Object.entries(t.contexts)
-      .flatMap(([n, c]) => ('target' in c ? [`${n}=${c.target}`] : []))
+      .map(([n, c]) => `${n}=${c.target}`)
       .join(', ');
     out(`  ${t.name.padEnd(28)} ${String(t.layers.length).padStart(2)} layers  ~${minutes.toFixed(1).padStart(5)} min cold${deps ? `  <- ${deps}` : ''}`);
   }

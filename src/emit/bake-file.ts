@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { BuildGraph, ContextSource, Target } from '../graph/types.ts';
+import type { BuildGraph, Target } from '../graph/types.ts';
 import { imageOf } from '../graph/select.ts';
 import { hashBanner } from './banner.ts';
 import { type HclBlock, type HclValue, Interpolated, renderHcl } from './hcl.ts';
@@ -20,9 +20,6 @@ export function cacheRef(t: Target): string {
   return `\${REGISTRY}/kiln-cache:${t.name}`;
 }
 
-function contextValue(c: ContextSource): string {
-  return 'target' in c ? `target:${c.target}` : c.path;
-}
 
 /** The bake file as plain data, in the shape `docker buildx bake --print` reports (for tests). */
 export interface BakeModel {
@@ -51,7 +48,7 @@ export function bakeModel(graph: BuildGraph): BakeModel {
       // the Dockerfile path is relative to the context.
       context: t.context,
       dockerfile: relative(t.context, t.dockerfile).split('\\').join('/'),
-      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, contextValue(c)])) } : {}),
+      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, `target:${c.target}`])) } : {}),
     };
     if (!t.image) {
       target[t.name] = base;

@@ -52,12 +52,9 @@ export function resolveGraph(project: Project): BuildGraph {
     overrides: Parameters<typeof buildLayers>[3];
   }
 
-  // Every context is a target: local directories come in through files-* targets.
-  const keyOfContext = (c: ContextSource): string => ('target' in c ? targets.get(c.target)!.key : contentKey('path', c.path));
-
   const stage = (s: StageInput): Target => {
     const contexts = s.contexts ?? {};
-    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, keyOfContext(c)]));
+    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, targets.get(c.target)!.key]));
     const fromKey = 'image' in s.from ? imageKey(s.from.image) : contextKeys[s.from.context]!;
     const { layers, key } = buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
     return add({

@@ -45,7 +45,7 @@ export function buildClosure(graph: BuildGraph, names: readonly string[]): Targe
     seen.add(name);
     const t = byName.get(name);
     if (!t) throw new KilnError(`unknown target ${name}`);
-    for (const c of Object.values(t.contexts)) if ('target' in c) visit(c.target);
+    for (const c of Object.values(t.contexts)) visit(c.target);
     out.push(t);
   };
   for (const n of names) visit(n);

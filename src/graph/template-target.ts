@@ -4,9 +4,6 @@ import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
 import type { TemplateFiles } from './types.ts';
 
-/** Named context of each kernel builder, as the template Dockerfile refers to it. */
-export const KERNEL_CONTEXT: Readonly<Record<'sage' | 'flash', string>> = { sage: 'sage', flash: 'flash' };
-
 /**
  * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
  * nodes and their requirements, workflows, manifests, runtime scripts.
@@ -18,8 +15,9 @@ export function templateLayers(t: TemplateSource, features: readonly FeatureName
     specs.push({
       id: `kernel-install:${k}`,
       kind: 'kernel-install',
-      params: { context: KERNEL_CONTEXT[k], source: P.wheels, mount: `/tmp/kiln-wheels-${k}` },
-      uses: [KERNEL_CONTEXT[k]],
+      // The named context of a kernel builder is the feature's name (see resolve.ts).
+      params: { context: k, source: P.wheels, mount: `/tmp/kiln-wheels-${k}` },
+      uses: [k],
     });
   }
   if (features.includes('llama')) {

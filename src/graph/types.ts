@@ -3,8 +3,10 @@ import type { FeatureName, LayerKindName } from '../dsl/types.ts';
 /** Kinds of bake target, one per box of the DESIGN graph. */
 export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'template' | 'files';
 
-/** Where a named context comes from: another target, or a directory of the repo. */
-export type ContextSource = { readonly target: string } | { readonly path: string };
+/** A named context: always another target (local directories come in through files-* targets). */
+export interface ContextSource {
+  readonly target: string;
+}
 
 /** What a Dockerfile's FROM names: an image, or a named context. */
 export type FromSource = { readonly image: string } | { readonly context: string };
