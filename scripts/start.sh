@@ -184,11 +184,20 @@ stop_all() {
     ((any)) || break
     sleep 0.1
   done
+  local killed=()
   for pid in "${!CHILDREN[@]}"; do
     if alive "$pid"; then
       warn "${CHILDREN[$pid]} (pid $pid) ignored SIGTERM for ${KILN_STOP_TIMEOUT}s; killing it"
       signal_tree KILL "$pid"
+      killed+=("$pid")
     fi
+  done
+  # SIGKILL is delivered asynchronously: on a busy machine the child can
+  # still be running when kill returns. Wait (bounded) until it is gone, so
+  # "stopped" in the log means every child has ended.
+  deadline=$(($(now_us) + 2000000))
+  for pid in "${killed[@]}"; do
+    while alive "$pid" && (($(now_us) < deadline)); do sleep 0.05; done
   done
 }
 
