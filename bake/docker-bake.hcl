@@ -182,6 +182,9 @@ target "flux1-dev-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "flash" = "target:flash-rtx5090"
+    "node-comfyui-gguf-d2aaeb0" = "target:node-comfyui-gguf-d2aaeb0"
+    "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
+    "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }
@@ -255,6 +258,7 @@ target "llm-prompt-rtx4090" {
   contexts = {
     "base" = "target:base-rtx4090"
     "llama" = "target:llama-rtx4090"
+    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -285,6 +289,7 @@ target "llm-prompt-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "llama" = "target:llama-rtx5090"
+    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -307,6 +312,78 @@ target "llm-prompt-rtx5090" {
   cache-to = [
     "type=registry,ref=${REGISTRY}/kiln-cache:llm-prompt-rtx5090,mode=max",
   ]
+}
+
+target "node-comfyui-controlnet-aux-1e9eac6" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-controlnet-aux-1e9eac6.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-custom-scripts-2c09d59" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-custom-scripts-2c09d59.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-essentials-33ff89f" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-essentials-33ff89f.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-gguf-d2aaeb0" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-gguf-d2aaeb0.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-kjnodes-3f20054" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-kjnodes-3f20054.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-ultimatesdupscale-70083f5" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-ultimatesdupscale-70083f5.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-videohelpersuite-115de7a" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-videohelpersuite-115de7a.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-comfyui-wanvideowrapper-e926f7a" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-comfyui-wanvideowrapper-e926f7a.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
+}
+
+target "node-rgthree-comfy-32142fe" {
+  context = "bake"
+  dockerfile = "dockerfiles/node-rgthree-comfy-32142fe.Dockerfile"
+  contexts = {
+    "base-common" = "target:base-common-cuda12-8-1"
+  }
 }
 
 target "sage-rtx4090" {
@@ -362,6 +439,8 @@ target "sd15-basic-rtx4090" {
   dockerfile = "dockerfiles/sd15-basic-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
+    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
+    "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
     "runtime" = "target:files-runtime"
     "workflows" = "target:files-workflows-sd15-basic"
   }
@@ -392,6 +471,8 @@ target "sd15-basic-rtx5090" {
   dockerfile = "dockerfiles/sd15-basic-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
+    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
+    "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
     "runtime" = "target:files-runtime"
     "workflows" = "target:files-workflows-sd15-basic"
   }
@@ -422,6 +503,9 @@ target "sdxl-rtx4090" {
   dockerfile = "dockerfiles/sdxl-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
+    "node-comfyui-controlnet-aux-1e9eac6" = "target:node-comfyui-controlnet-aux-1e9eac6"
+    "node-comfyui-essentials-33ff89f" = "target:node-comfyui-essentials-33ff89f"
+    "node-comfyui-ultimatesdupscale-70083f5" = "target:node-comfyui-ultimatesdupscale-70083f5"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -451,6 +535,9 @@ target "sdxl-rtx5090" {
   dockerfile = "dockerfiles/sdxl-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
+    "node-comfyui-controlnet-aux-1e9eac6" = "target:node-comfyui-controlnet-aux-1e9eac6"
+    "node-comfyui-essentials-33ff89f" = "target:node-comfyui-essentials-33ff89f"
+    "node-comfyui-ultimatesdupscale-70083f5" = "target:node-comfyui-ultimatesdupscale-70083f5"
     "runtime" = "target:files-runtime"
   }
   tags = [
@@ -528,6 +615,9 @@ target "wan-video-rtx4090" {
   dockerfile = "dockerfiles/wan-video-rtx4090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx4090"
+    "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
+    "node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"
+    "node-comfyui-wanvideowrapper-e926f7a" = "target:node-comfyui-wanvideowrapper-e926f7a"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx4090"
   }
@@ -558,6 +648,9 @@ target "wan-video-rtx5090" {
   dockerfile = "dockerfiles/wan-video-rtx5090.Dockerfile"
   contexts = {
     "base" = "target:base-rtx5090"
+    "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
+    "node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"
+    "node-comfyui-wanvideowrapper-e926f7a" = "target:node-comfyui-wanvideowrapper-e926f7a"
     "runtime" = "target:files-runtime"
     "sage" = "target:sage-rtx5090"
   }

@@ -34,6 +34,7 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   'kernel-install': ['torch'],
   'llama-copy': [],
   'node-clone': [],
+  'node-copy': [],
   'node-reqs': ['torch', 'comfyui-reqs'],
   workflows: [],
   manifests: [],

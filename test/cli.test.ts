@@ -36,7 +36,10 @@ test('editing a node list without regenerating: --check fails naming exactly tha
   const r = await kiln(repo.root, ['generate', '--check']);
   t.is(r.exitCode, 1);
   const stale = r.stderr.split('\n').filter((l) => /^\s+(changed|missing|extra)\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]).sort();
+  // The bake file gains the node's context on both sd15 targets; its node target already
+  // exists (wan-video pins the same commit), so no new Dockerfile.
   t.deepEqual(stale, [
+    'bake/docker-bake.hcl',
     'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile',
     'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'bake/manifests/sd15-basic/nodes.lock.json',
@@ -55,11 +58,16 @@ test('generate rewrites only the edited template\'s files, then --check passes',
   t.deepEqual([...after.keys()], [...before.keys()]);
   const changed = [...after].filter(([p, h]) => before.get(p) !== h).map(([p]) => p);
   t.deepEqual(changed.sort(), [
+    'docker-bake.hcl',
     'dockerfiles/sd15-basic-rtx4090.Dockerfile',
     'dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'manifests/sd15-basic/nodes.lock.json',
   ]);
-  t.regex(readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile'), 'utf8'), /ComfyUI-VideoHelperSuite checkout 115de7a9d9e3/);
+  t.regex(
+    readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile'), 'utf8'),
+    /^COPY --from=node-comfyui-videohelpersuite-115de7a \/src\/nodes\/ComfyUI-VideoHelperSuite \/opt\/ComfyUI\/custom_nodes\/ComfyUI-VideoHelperSuite$/m,
+  );
+  t.regex(readFileSync(join(repo.root, 'bake/docker-bake.hcl'), 'utf8'), /"node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"/);
   t.is((await kiln(repo.root, ['generate', '--check'])).exitCode, 0);
 });
 
@@ -110,6 +118,8 @@ test('bake --print without docker shows Kiln\'s rendering of the plan', async (t
     'base-rtx4090',
     'files-runtime',
     'files-workflows-sd15-basic',
+    'node-comfyui-custom-scripts-2c09d59',
+    'node-rgthree-comfy-32142fe',
     'sd15-basic-rtx4090',
     'torch-rtx4090',
   ]);

@@ -26,7 +26,18 @@ test('no feature enabled anywhere means no target for it', (t) => {
   const g = Testing.graph(project());
   t.deepEqual(
     g.targets.map((x) => x.name),
-    ['base-common-cuda12-8-1', 'base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'files-runtime', 'torch-rtx4090', 'torch-rtx5090'],
+    [
+      'base-common-cuda12-8-1',
+      'base-rtx4090',
+      'base-rtx5090',
+      'demo-rtx4090',
+      'demo-rtx5090',
+      'files-runtime',
+      // The demo template's one custom node: its folder name "node-one", commit aaaaaaa...
+      'node-node-one-aaaaaaa',
+      'torch-rtx4090',
+      'torch-rtx5090',
+    ],
   );
 });
 
@@ -38,10 +49,13 @@ test('every context names an existing target, and templates read kernels by cont
       t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
     }
   }
+  const nodeContexts = (t: { contexts: object }) => Object.keys(t.contexts).filter((c) => c.startsWith('node-'));
   const sd15 = Testing.target(g, 'sd15-basic-rtx5090');
-  t.deepEqual(Object.keys(sd15.contexts).sort(), ['base', 'runtime', 'workflows']);
+  t.deepEqual(Object.keys(sd15.contexts).filter((c) => !c.startsWith('node-')).sort(), ['base', 'runtime', 'workflows']);
+  // sd15-basic pins ComfyUI-Custom-Scripts 2c09d59... and rgthree-comfy 32142fe...
+  t.deepEqual(nodeContexts(sd15).sort(), ['node-comfyui-custom-scripts-2c09d59', 'node-rgthree-comfy-32142fe']);
   const flux = Testing.target(g, 'flux1-dev-rtx5090');
-  t.deepEqual(Object.keys(flux.contexts).sort(), ['base', 'flash', 'runtime', 'sage']);
+  t.deepEqual(Object.keys(flux.contexts).filter((c) => !c.startsWith('node-')).sort(), ['base', 'flash', 'runtime', 'sage']);
   // Local directories enter only through files-* targets.
   for (const target of g.targets) {
     for (const c of Object.values(target.contexts)) t.false('path' in c, `${target.name} reads a local path context`);
@@ -122,4 +136,29 @@ test('content keys: a node edit changes only that template, a ComfyUI bump chang
     Object.keys(a).filter((n) => a[n] !== c[n]).sort(),
     ['base-rtx4090', 'base-rtx5090', 'demo-rtx4090', 'demo-rtx5090', 'other-rtx4090', 'other-rtx5090'],
   );
+  // The node checkout (node-node-one-aaaaaaa) is not in that list: a ComfyUI bump does not re-clone nodes.
+  t.true('node-node-one-aaaaaaa' in c);
+  // The added node got its own checkout target.
+  t.deepEqual(Object.keys(b).filter((n) => !(n in a)), ['node-x-eeeeeee']);
+});
+
+test('custom nodes: one checkout target per pinned node, shared by templates and GPUs, cloned on base-common', async (t) => {
+  const g = await repoGraph;
+  const kj = 'node-comfyui-kjnodes-3f20054';
+  const users = g.targets.filter((x) => Object.values(x.contexts).some((c) => c.target === kj)).map((x) => x.name);
+  // flux1-dev (rtx5090) and wan-video (both GPUs) pin ComfyUI-KJNodes at 3f20054...
+  t.deepEqual(users.sort(), ['flux1-dev-rtx5090', 'wan-video-rtx4090', 'wan-video-rtx5090']);
+  const node = Testing.target(g, kj);
+  t.is(node.kind, 'node');
+  t.is(node.image, null);
+  t.deepEqual(node.from, { context: 'base-common' });
+  t.deepEqual(node.contexts, { 'base-common': { target: 'base-common-cuda12-8-1' } });
+  t.deepEqual(node.layers.map((l) => l.kind), ['node-clone']);
+  const wan = Testing.target(g, 'wan-video-rtx4090');
+  const copy = wan.layers.find((l) => l.id === 'node-copy:ComfyUI-KJNodes')!;
+  t.deepEqual(copy.uses, [kj]);
+  t.is(copy.params.dest, '/opt/ComfyUI/custom_nodes/ComfyUI-KJNodes');
+  // requirements install right after their copy
+  const ids = wan.layers.map((l) => l.id);
+  t.is(ids.indexOf('node-reqs:ComfyUI-KJNodes'), ids.indexOf('node-copy:ComfyUI-KJNodes') + 1);
 });

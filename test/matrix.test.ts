@@ -79,7 +79,7 @@ test('after editing sd15-basic nodes, matrix --since HEAD lists exactly its two 
     t.is(e.template, 'sd15-basic');
     t.true(['rtx4090', 'rtx5090'].includes(e.gpu));
     t.true(e.minutes > 0);
-    t.regex(e.reason, /node-clone:ComfyUI-VideoHelperSuite changed/);
+    t.regex(e.reason, /node-copy:ComfyUI-VideoHelperSuite changed/);
     t.deepEqual(Object.keys(e), ['target', 'template', 'gpu', 'minutes', 'reason']);
   }
 });
@@ -102,7 +102,7 @@ test('inside Actions: outputs matrix + count (name<<delimiter blocks) and a job 
   const summary = readFileSync(gha.summary, 'utf8');
   t.regex(summary, /<table>/);
   t.regex(summary, /<th>target<\/th><th>why it rebuilds<\/th><th>estimated minutes<\/th>/);
-  t.regex(summary, /<td>sd15-basic-rtx5090<\/td><td>node-clone:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
+  t.regex(summary, /<td>sd15-basic-rtx5090<\/td><td>node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
   t.regex(r.stdout, /2 target\(s\)/);
 });
 

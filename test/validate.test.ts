@@ -91,6 +91,23 @@ const cases: Case[] = [
     file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'nodes[1].name', says: /also nodes\[0\]/,
   },
   {
+    title: 'a node folder name of dots only',
+    project: () => project({ templates: [template({ nodes: [node('https://github.com/o/r', SHA_A, { name: '..' })] })] }),
+    file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'nodes[0].name', says: /custom_nodes folder/,
+  },
+  {
+    // Folder names "Same" and "same" in two templates at one commit map to one checkout target.
+    title: 'two repos that would share one node checkout target',
+    project: () =>
+      project({
+        templates: [
+          template({ nodes: [node('https://github.com/a/Same', SHA_A)] }),
+          template({ name: 'other', nodes: [node('https://github.com/b/same', SHA_A)] }),
+        ],
+      }),
+    file: 'templates/other/template.ts', definition: 'template "other"', field: 'nodes[0].name', says: /node-same-/,
+  },
+  {
     title: 'model in an unknown folder',
     project: () => project({ templates: [template({ models: [hf('o/r', 'x.safetensors', { into: 'checkpoint' as never, sha256: 'c'.repeat(64) })] })] }),
     file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'models[0].into', says: /checkpoints/,

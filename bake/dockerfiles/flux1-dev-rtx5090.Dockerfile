@@ -11,23 +11,20 @@ RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
 RUN --mount=type=bind,from=flash,source=/wheels,target=/tmp/kiln-wheels-flash \
     pip install --no-deps /tmp/kiln-wheels-flash/*.whl
 
-# node-clone:rgthree-comfy: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy \
- && git -C /opt/ComfyUI/custom_nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced
+# node-copy:rgthree-comfy: ~0.02 min, changes with p=0.1
+COPY --from=node-rgthree-comfy-32142fe /src/nodes/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy
 
 # node-reqs:rgthree-comfy: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:ComfyUI-KJNodes: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6
+# node-copy:ComfyUI-KJNodes: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-kjnodes-3f20054 /src/nodes/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes
 
 # node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:ComfyUI-GGUF: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/city96/ComfyUI-GGUF /opt/ComfyUI/custom_nodes/ComfyUI-GGUF \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-GGUF checkout d2aaeb0f138320cb2b1481d00c79ee63d7cfe81b
+# node-copy:ComfyUI-GGUF: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-gguf-d2aaeb0 /src/nodes/ComfyUI-GGUF /opt/ComfyUI/custom_nodes/ComfyUI-GGUF
 
 # node-reqs:ComfyUI-GGUF: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt -c /opt/kiln/constraints.txt; fi

@@ -6,9 +6,8 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 # llama-copy: ~0.1 min, changes with p=0.05
 COPY --from=llama /opt/llama/ /opt/llama/
 
-# node-clone:ComfyUI-Custom-Scripts: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/pythongosssss/ComfyUI-Custom-Scripts /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts checkout 2c09d59ab5ac27ac59022832bfde4eeeb9c55825
+# node-copy:ComfyUI-Custom-Scripts: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-custom-scripts-2c09d59 /src/nodes/ComfyUI-Custom-Scripts /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts
 
 # node-reqs:ComfyUI-Custom-Scripts: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt -c /opt/kiln/constraints.txt; fi

@@ -3,16 +3,14 @@
 FROM base
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
-# node-clone:ComfyUI-Custom-Scripts: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/pythongosssss/ComfyUI-Custom-Scripts /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts checkout 2c09d59ab5ac27ac59022832bfde4eeeb9c55825
+# node-copy:ComfyUI-Custom-Scripts: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-custom-scripts-2c09d59 /src/nodes/ComfyUI-Custom-Scripts /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts
 
 # node-reqs:ComfyUI-Custom-Scripts: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-Custom-Scripts/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:rgthree-comfy: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy \
- && git -C /opt/ComfyUI/custom_nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced
+# node-copy:rgthree-comfy: ~0.02 min, changes with p=0.1
+COPY --from=node-rgthree-comfy-32142fe /src/nodes/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy
 
 # node-reqs:rgthree-comfy: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi

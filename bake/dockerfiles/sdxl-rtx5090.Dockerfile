@@ -3,23 +3,20 @@
 FROM base
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
-# node-clone:ComfyUI_UltimateSDUpscale: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/ssitu/ComfyUI_UltimateSDUpscale /opt/ComfyUI/custom_nodes/ComfyUI_UltimateSDUpscale \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI_UltimateSDUpscale checkout 70083f5d449c498ee0fb35f5293c91cebac4b758
+# node-copy:ComfyUI_UltimateSDUpscale: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-ultimatesdupscale-70083f5 /src/nodes/ComfyUI_UltimateSDUpscale /opt/ComfyUI/custom_nodes/ComfyUI_UltimateSDUpscale
 
 # node-reqs:ComfyUI_UltimateSDUpscale: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI_UltimateSDUpscale/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI_UltimateSDUpscale/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:ComfyUI_essentials: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/cubiq/ComfyUI_essentials /opt/ComfyUI/custom_nodes/ComfyUI_essentials \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI_essentials checkout 33ff89fd354d8ec3ab6affb605a79a931b445d99
+# node-copy:ComfyUI_essentials: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-essentials-33ff89f /src/nodes/ComfyUI_essentials /opt/ComfyUI/custom_nodes/ComfyUI_essentials
 
 # node-reqs:ComfyUI_essentials: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI_essentials/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI_essentials/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:comfyui_controlnet_aux: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/Fannovel16/comfyui_controlnet_aux /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux \
- && git -C /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux checkout 1e9eac6377c882da8bb360c7544607036904362c
+# node-copy:comfyui_controlnet_aux: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-controlnet-aux-1e9eac6 /src/nodes/comfyui_controlnet_aux /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux
 
 # node-reqs:comfyui_controlnet_aux: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/comfyui_controlnet_aux/requirements.txt -c /opt/kiln/constraints.txt; fi

@@ -7,23 +7,20 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
     pip install --no-deps /tmp/kiln-wheels-sage/*.whl
 
-# node-clone:ComfyUI-VideoHelperSuite: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite checkout 115de7a9d9e34410cffb9ecfd268e993b11a50fb
+# node-copy:ComfyUI-VideoHelperSuite: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-videohelpersuite-115de7a /src/nodes/ComfyUI-VideoHelperSuite /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite
 
 # node-reqs:ComfyUI-VideoHelperSuite: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:ComfyUI-KJNodes: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6
+# node-copy:ComfyUI-KJNodes: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-kjnodes-3f20054 /src/nodes/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes
 
 # node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
-# node-clone:ComfyUI-WanVideoWrapper: ~0.2 min, changes with p=0.1
-RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-WanVideoWrapper /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper \
- && git -C /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper checkout e926f7a069e3efc25bdcc78e1bf65c39ac1a2cd4
+# node-copy:ComfyUI-WanVideoWrapper: ~0.02 min, changes with p=0.1
+COPY --from=node-comfyui-wanvideowrapper-e926f7a /src/nodes/ComfyUI-WanVideoWrapper /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper
 
 # node-reqs:ComfyUI-WanVideoWrapper: ~1 min, changes with p=0.1
 RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt -c /opt/kiln/constraints.txt; fi

@@ -28,6 +28,7 @@ export type LayerKindName =
   | 'kernel-install'
   | 'llama-copy'
   | 'node-clone'
+  | 'node-copy'
   | 'node-reqs'
   | 'workflows'
   | 'manifests'

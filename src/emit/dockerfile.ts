@@ -34,6 +34,7 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'llama-build': 'cmake-build',
   'kernel-install': 'wheel-install',
   'llama-copy': 'copy-from',
+  'node-copy': 'copy-from',
   workflows: 'copy-from',
   runtime: 'copy-from',
   manifests: 'copy-heredoc',

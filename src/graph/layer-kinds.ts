@@ -34,6 +34,8 @@ export const LAYER_DEFAULTS: Readonly<Record<LayerKindName, Required<LayerTuning
   'kernel-install': { cost: 0.3, volatility: 0.02 },
   'llama-copy': { cost: 0.1, volatility: 0.05 },
   'node-clone': { cost: 0.2, volatility: 0.1 },
+  // COPY --from a node-* target of a checked-out repo (a few MB, no network): like the other COPYs.
+  'node-copy': { cost: 0.02, volatility: 0.1 },
   'node-reqs': { cost: 1, volatility: 0.1 },
   workflows: { cost: 0.02, volatility: 0.2 },
   manifests: { cost: 0.02, volatility: 0.15 },

@@ -10,6 +10,8 @@ import {
   cudaSlug,
   flashLayers,
   llamaLayers,
+  nodeLayers,
+  nodeTargetName,
   PYTHON_ENV,
   sageLayers,
   torchLayers,
@@ -186,6 +188,26 @@ export function resolveGraph(project: Project): BuildGraph {
     return name;
   };
 
+  // One checkout per pinned node, shared by every template and GPU that pins it.
+  const nodeBase = `base-common-${cudaSlug(usedGpus[0]!.cuda)}`;
+  for (const t of project.templates) {
+    for (const n of t.def.nodes ?? []) {
+      const name = nodeTargetName(n);
+      // validateProject made sure one name means one repo at one commit.
+      if (targets.has(name)) continue;
+      stage({
+        name,
+        kind: 'node',
+        from: { context: 'base-common' },
+        contexts: { 'base-common': { target: nodeBase } },
+        specs: nodeLayers(n),
+        image: null,
+        labels: {},
+        overrides: [base.layers],
+      });
+    }
+  }
+
   const files = project.templates.map((t) => templateFiles(t.def));
   const runtimeFiles = filesTarget('files-runtime', 'scripts', 'runtime', project.runtime.map((f) => `${f.path}:${f.sha256}`));
   const featureMap: Record<string, FeatureName[]> = {};
@@ -204,6 +226,7 @@ export function resolveGraph(project: Project): BuildGraph {
         runtime: { target: runtimeFiles },
       };
       for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
+      for (const n of t.def.nodes ?? []) contexts[nodeTargetName(n)] = { target: nodeTargetName(n) };
       if (workflows) contexts.workflows = { target: workflows };
       stage({
           name,

@@ -2,7 +2,7 @@
  * Layer lists of the shared targets (everything but <template>-<gpu>).
  * Each function returns data only; the Dockerfile text lives in src/emit.
  */
-import type { BaseDefinition, GpuDefinition } from '../dsl/types.ts';
+import type { BaseDefinition, CustomNode, GpuDefinition } from '../dsl/types.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
 
@@ -164,4 +164,24 @@ export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
       after: ['clone'],
     },
   ];
+}
+
+/**
+ * Bake target that checks out one custom node at its pinned commit. Templates
+ * COPY the checkout from it, so the clone depends only on base-common (git)
+ * and the pin: a ComfyUI, torch or runtime-apt change does not re-clone, and
+ * templates (and GPUs) that pin the same commit share one clone.
+ */
+export function nodeTargetName(node: CustomNode): string {
+  const slug = node.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return `node-${slug}-${node.commit.slice(0, 7)}`;
+}
+
+/** Where a node target leaves the checkout. */
+export function nodeCheckout(node: CustomNode): string {
+  return `${P.src}/nodes/${node.name}`;
+}
+
+export function nodeLayers(node: CustomNode): LayerSpec[] {
+  return [{ id: 'clone', kind: 'node-clone', params: { repo: node.repo, commit: node.commit, dir: nodeCheckout(node) } }];
 }

@@ -2,11 +2,12 @@ import type { FeatureName } from '../dsl/types.ts';
 import type { TemplateSource } from '../dsl/load.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
+import { nodeCheckout, nodeTargetName } from './stages.ts';
 import type { TemplateFiles } from './types.ts';
 
 /**
  * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
- * nodes and their requirements, workflows, manifests, runtime scripts.
+ * nodes (checked out by node-* targets) and their requirements, workflows, manifests, runtime scripts.
  */
 export function templateLayers(t: TemplateSource, features: readonly FeatureName[], manifest: TemplateFiles): LayerSpec[] {
   const specs: LayerSpec[] = [];
@@ -25,13 +26,15 @@ export function templateLayers(t: TemplateSource, features: readonly FeatureName
   }
   for (const n of t.def.nodes ?? []) {
     const dir = `${P.comfyui}/custom_nodes/${n.name}`;
-    specs.push({ id: `node-clone:${n.name}`, kind: 'node-clone', params: { repo: n.repo, commit: n.commit, dir } });
+    // The checkout comes from the node's own target (named context = target name, see resolve.ts).
+    const context = nodeTargetName(n);
+    specs.push({ id: `node-copy:${n.name}`, kind: 'node-copy', params: { context, source: nodeCheckout(n), dest: dir }, uses: [context] });
     if (n.requirements) {
       specs.push({
         id: `node-reqs:${n.name}`,
         kind: 'node-reqs',
         params: { requirements: `${dir}/requirements.txt`, constraints: P.constraints },
-        after: [`node-clone:${n.name}`],
+        after: [`node-copy:${n.name}`],
       });
     }
   }

@@ -1,7 +1,7 @@
 import type { FeatureName, LayerKindName } from '../dsl/types.ts';
 
 /** Kinds of bake target, one per box of the DESIGN graph. */
-export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'template' | 'files';
+export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'node' | 'template' | 'files';
 
 /** A named context: always another target (local directories come in through files-* targets). */
 export interface ContextSource {

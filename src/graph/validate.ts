@@ -8,6 +8,7 @@ import type { Located, Project, TemplateSource } from '../dsl/load.ts';
 import { FEATURE_NAMES, MODEL_FOLDERS, type BaseDefinition, type GpuDefinition, type ModelSource } from '../dsl/types.ts';
 import { type DefinitionProblem, ValidationError } from '../errors.ts';
 import { modelFileName } from './manifests.ts';
+import { nodeTargetName } from './stages.ts';
 
 const SHA1 = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -65,7 +66,28 @@ export function validateProject(project: Project): void {
     }
     templateNames.set(t.def.name, t.file);
   }
+  checkNodeTargets(project, problems);
   if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/** Each pinned node gets its own bake target; two different repos must not land on one name. */
+function checkNodeTargets(project: Project, out: DefinitionProblem[]): void {
+  const owners = new Map<string, { repo: string; where: string }>();
+  for (const t of project.templates) {
+    for (const [i, n] of (t.def.nodes ?? []).entries()) {
+      if (typeof n.name !== 'string' || typeof n.commit !== 'string') continue;
+      const target = nodeTargetName(n);
+      const prev = owners.get(target);
+      if (prev && prev.repo !== n.repo) {
+        reporter(out, t.file, `template "${t.def.name}"`)(
+          `nodes[${i}].name`,
+          `"${n.name}" (${n.repo}) and ${prev.where} (${prev.repo}) would share the bake target ${target}`,
+          'give one of them another folder name: node(repo, commit, { name: "..." })',
+        );
+      }
+      if (!prev) owners.set(target, { repo: n.repo, where: `nodes "${n.name}" of template "${t.def.name}"` });
+    }
+  }
 }
 
 function checkPinned(report: Report, field: string, pin: { repo: string; commit: string } | undefined, what: string): void {
@@ -248,7 +270,7 @@ function checkTemplate(t: TemplateSource, gpus: Map<string, string>, out: Defini
   for (const [i, n] of (d.nodes ?? []).entries()) {
     const f = `nodes[${i}]`;
     checkPinned(report, f, n, 'the node');
-    if (!/^[A-Za-z0-9_.-]+$/.test(n.name ?? '') || n.name === 'ComfyUI-Manager') {
+    if (!/^[A-Za-z0-9_.-]+$/.test(n.name ?? '') || /^\.+$/.test(n.name) || n.name === 'ComfyUI-Manager') {
       report(`${f}.name`, `"${n.name}" cannot be a custom_nodes folder`, 'use letters, digits, "-", "_" or "."; ComfyUI-Manager is in the base already');
     }
     const prev = nodeNames.get(n.name);
