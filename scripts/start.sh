@@ -170,20 +170,20 @@ run_bg() {
   return "$rc"
 }
 
+wait_gone() { # microseconds pid...: until every pid has ended, or the time is up
+  local deadline=$(($(now_us) + $1)) pid
+  shift
+  for pid in "$@"; do
+    while alive "$pid" && (($(now_us) < deadline)); do sleep 0.05; done
+  done
+}
+
 stop_all() {
   local pid
   for pid in "${!CHILDREN[@]}"; do
     alive "$pid" && signal_tree TERM "$pid"
   done
-  local deadline=$(($(now_us) + KILN_STOP_TIMEOUT * 1000000))
-  while (($(now_us) < deadline)); do
-    local any=0
-    for pid in "${!CHILDREN[@]}"; do
-      if alive "$pid"; then any=1; break; fi
-    done
-    ((any)) || break
-    sleep 0.1
-  done
+  wait_gone $((KILN_STOP_TIMEOUT * 1000000)) "${!CHILDREN[@]}"
   local killed=()
   for pid in "${!CHILDREN[@]}"; do
     if alive "$pid"; then
@@ -195,10 +195,7 @@ stop_all() {
   # SIGKILL is delivered asynchronously: on a busy machine the child can
   # still be running when kill returns. Wait (bounded) until it is gone, so
   # "stopped" in the log means every child has ended.
-  deadline=$(($(now_us) + 2000000))
-  for pid in "${killed[@]}"; do
-    while alive "$pid" && (($(now_us) < deadline)); do sleep 0.05; done
-  done
+  wait_gone 2000000 "${killed[@]}"
 }
 
 on_term() {

@@ -226,7 +226,10 @@ export function resolveGraph(project: Project): BuildGraph {
         runtime: { target: runtimeFiles },
       };
       for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
-      for (const n of t.def.nodes ?? []) contexts[nodeTargetName(n)] = { target: nodeTargetName(n) };
+      for (const n of t.def.nodes ?? []) {
+        const node = nodeTargetName(n);
+        contexts[node] = { target: node };
+      }
       if (workflows) contexts.workflows = { target: workflows };
       stage({
           name,
