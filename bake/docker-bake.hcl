@@ -142,16 +142,6 @@ target "base-rtx5090" {
   ]
 }
 
-target "files-runtime" {
-  context = "scripts"
-  dockerfile = "../bake/dockerfiles/files-runtime.Dockerfile"
-}
-
-target "files-workflows-sd15-basic" {
-  context = "templates/sd15-basic/workflows"
-  dockerfile = "../../../bake/dockerfiles/files-workflows-sd15-basic.Dockerfile"
-}
-
 target "flash-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/flash-rtx5090.Dockerfile"
@@ -185,7 +175,7 @@ target "flux1-dev-rtx5090" {
     "node-comfyui-gguf-d2aaeb0" = "target:node-comfyui-gguf-d2aaeb0"
     "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
     "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
     "sage" = "target:sage-rtx5090"
   }
   tags = [
@@ -259,7 +249,7 @@ target "llm-prompt-rtx4090" {
     "base" = "target:base-rtx4090"
     "llama" = "target:llama-rtx4090"
     "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
   }
   tags = [
     "${REGISTRY}/llm-prompt:rtx4090-${TAG}",
@@ -290,7 +280,7 @@ target "llm-prompt-rtx5090" {
     "base" = "target:base-rtx5090"
     "llama" = "target:llama-rtx5090"
     "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
   }
   tags = [
     "${REGISTRY}/llm-prompt:rtx5090-${TAG}",
@@ -441,8 +431,8 @@ target "sd15-basic-rtx4090" {
     "base" = "target:base-rtx4090"
     "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
     "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
-    "runtime" = "target:files-runtime"
-    "workflows" = "target:files-workflows-sd15-basic"
+    "runtime" = "scripts"
+    "workflows" = "templates/sd15-basic/workflows"
   }
   tags = [
     "${REGISTRY}/sd15-basic:rtx4090-${TAG}",
@@ -470,11 +460,7 @@ target "sd15-basic-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/sd15-basic-rtx5090.Dockerfile"
   contexts = {
-    "base" = "target:base-rtx5090"
-    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
-    "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
-    "runtime" = "target:files-runtime"
-    "workflows" = "target:files-workflows-sd15-basic"
+    "variant" = "target:sd15-basic-rtx4090"
   }
   tags = [
     "${REGISTRY}/sd15-basic:rtx5090-${TAG}",
@@ -506,7 +492,7 @@ target "sdxl-rtx4090" {
     "node-comfyui-controlnet-aux-1e9eac6" = "target:node-comfyui-controlnet-aux-1e9eac6"
     "node-comfyui-essentials-33ff89f" = "target:node-comfyui-essentials-33ff89f"
     "node-comfyui-ultimatesdupscale-70083f5" = "target:node-comfyui-ultimatesdupscale-70083f5"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
   }
   tags = [
     "${REGISTRY}/sdxl:rtx4090-${TAG}",
@@ -534,11 +520,7 @@ target "sdxl-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/sdxl-rtx5090.Dockerfile"
   contexts = {
-    "base" = "target:base-rtx5090"
-    "node-comfyui-controlnet-aux-1e9eac6" = "target:node-comfyui-controlnet-aux-1e9eac6"
-    "node-comfyui-essentials-33ff89f" = "target:node-comfyui-essentials-33ff89f"
-    "node-comfyui-ultimatesdupscale-70083f5" = "target:node-comfyui-ultimatesdupscale-70083f5"
-    "runtime" = "target:files-runtime"
+    "variant" = "target:sdxl-rtx4090"
   }
   tags = [
     "${REGISTRY}/sdxl:rtx5090-${TAG}",
@@ -618,7 +600,7 @@ target "wan-video-rtx4090" {
     "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
     "node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"
     "node-comfyui-wanvideowrapper-e926f7a" = "target:node-comfyui-wanvideowrapper-e926f7a"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
     "sage" = "target:sage-rtx4090"
   }
   tags = [
@@ -651,7 +633,7 @@ target "wan-video-rtx5090" {
     "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
     "node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"
     "node-comfyui-wanvideowrapper-e926f7a" = "target:node-comfyui-wanvideowrapper-e926f7a"
-    "runtime" = "target:files-runtime"
+    "runtime" = "scripts"
     "sage" = "target:sage-rtx5090"
   }
   tags = [

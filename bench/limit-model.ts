@@ -39,7 +39,6 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   workflows: [],
   manifests: [],
   runtime: [],
-  files: [],
 };
 
 export function limitSteps(graph: BuildGraph): Step[] {
@@ -51,7 +50,7 @@ export function limitSteps(graph: BuildGraph): Step[] {
     const here = t.layers.slice(0, index).reverse().map((l) => ({ t, l }));
     if ('context' in t.from) {
       const src = t.contexts[t.from.context];
-      const parent = src ? byName.get(src.target) : undefined;
+      const parent = src && 'target' in src ? byName.get(src.target) : undefined;
       if (parent) return [...here, ...below(parent, parent.layers.length)];
     }
     return here;
@@ -74,7 +73,7 @@ export function limitSteps(graph: BuildGraph): Step[] {
     }
     for (const u of l.uses) {
       const src = t.contexts[u];
-      const producer = src ? byName.get(src.target) : undefined;
+      const producer = src && 'target' in src ? byName.get(src.target) : undefined;
       if (producer) deps.push(limitKey(producer, producer.layers.length - 1));
     }
     // The very first layer on a base image consumes that image.

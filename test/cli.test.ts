@@ -36,12 +36,12 @@ test('editing a node list without regenerating: --check fails naming exactly tha
   const r = await kiln(repo.root, ['generate', '--check']);
   t.is(r.exitCode, 1);
   const stale = r.stderr.split('\n').filter((l) => /^\s+(changed|missing|extra)\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]).sort();
-  // The bake file gains the node's context on both sd15 targets; its node target already
-  // exists (wan-video pins the same commit), so no new Dockerfile.
+  // The bake file gains the node's context on sd15-basic-rtx4090; its node target already
+  // exists (wan-video pins the same commit), so no new Dockerfile. sd15-basic-rtx5090's
+  // Dockerfile is FROM the rtx4090 image (equal files) plus metadata, so it stays as is.
   t.deepEqual(stale, [
     'bake/docker-bake.hcl',
     'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile',
-    'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'bake/manifests/sd15-basic/nodes.lock.json',
   ]);
   t.regex(r.stderr, /Run `npx kiln generate`/);
@@ -60,11 +60,10 @@ test('generate rewrites only the edited template\'s files, then --check passes',
   t.deepEqual(changed.sort(), [
     'docker-bake.hcl',
     'dockerfiles/sd15-basic-rtx4090.Dockerfile',
-    'dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'manifests/sd15-basic/nodes.lock.json',
   ]);
   t.regex(
-    readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile'), 'utf8'),
+    readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile'), 'utf8'),
     /^COPY --from=node-comfyui-videohelpersuite-115de7a \/src\/nodes\/ComfyUI-VideoHelperSuite \/opt\/ComfyUI\/custom_nodes\/ComfyUI-VideoHelperSuite$/m,
   );
   t.regex(readFileSync(join(repo.root, 'bake/docker-bake.hcl'), 'utf8'), /"node-comfyui-videohelpersuite-115de7a" = "target:node-comfyui-videohelpersuite-115de7a"/);
@@ -91,8 +90,11 @@ test('bake --dry-run without an engine: lists sd15-basic targets, the exact comm
   t.regex(r.stdout, /requested:\n  sd15-basic-rtx4090\n  sd15-basic-rtx5090\n/);
   t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --set '\*\.cache-to=' sd15-basic-rtx4090 sd15-basic-rtx5090/);
   t.regex(r.stdout, /engine:  missing the docker CLI/);
-  // Shared stages appear once, before their users.
-  t.is(r.stdout.match(/^  torch-rtx5090 /gm)?.length, 1);
+  // Shared stages appear once, before their users; the rtx5090 image is FROM the rtx4090 one (equal files).
+  t.is(r.stdout.match(/^  torch-rtx4090 /gm)?.length, 1);
+  t.regex(r.stdout, /^  sd15-basic-rtx5090 +0 layers .*<- variant=sd15-basic-rtx4090$/m);
+  const builds = r.stdout.slice(r.stdout.indexOf('builds ('));
+  t.true(builds.indexOf('  sd15-basic-rtx4090 ') < builds.indexOf('  sd15-basic-rtx5090 '));
 });
 
 test('bake --gpu narrows to one target; --push keeps the registry cache export', async (t) => {
@@ -116,8 +118,6 @@ test('bake --print without docker shows Kiln\'s rendering of the plan', async (t
   t.deepEqual(Object.keys(printed.target).sort(), [
     'base-common-cuda12-8-1',
     'base-rtx4090',
-    'files-runtime',
-    'files-workflows-sd15-basic',
     'node-comfyui-custom-scripts-2c09d59',
     'node-rgthree-comfy-32142fe',
     'sd15-basic-rtx4090',

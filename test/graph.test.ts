@@ -5,8 +5,8 @@ import { expectedCost, orderLayers } from '../src/graph/order.ts';
 import { resolveGraph } from '../src/graph/resolve.ts';
 import { buildClosure, selectTargets } from '../src/graph/select.ts';
 import { Testing } from '../src/testing.ts';
-import { defineBase } from '../src/dsl/index.ts';
-import { common, project, repoRoot, template } from './helpers/fixtures.ts';
+import { defineBase, defineGpu } from '../src/dsl/index.ts';
+import { common, project, repoRoot, rtx4090, rtx5090, template } from './helpers/fixtures.ts';
 
 const repoGraph = loadProject(repoRoot).then(resolveGraph);
 
@@ -32,7 +32,6 @@ test('no feature enabled anywhere means no target for it', (t) => {
       'base-rtx5090',
       'demo-rtx4090',
       'demo-rtx5090',
-      'files-runtime',
       // The demo template's one custom node: its folder name "node-one", commit aaaaaaa...
       'node-node-one-aaaaaaa',
       'torch-rtx4090',
@@ -46,19 +45,24 @@ test('every context names an existing target, and templates read kernels by cont
   const names = new Set(g.targets.map((x) => x.name));
   for (const target of g.targets) {
     for (const [ctx, src] of Object.entries(target.contexts)) {
-      t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
+      if ('target' in src) t.true(names.has(src.target), `${target.name}: context ${ctx} -> ${src.target}`);
     }
   }
   const nodeContexts = (t: { contexts: object }) => Object.keys(t.contexts).filter((c) => c.startsWith('node-'));
-  const sd15 = Testing.target(g, 'sd15-basic-rtx5090');
+  const sd15 = Testing.target(g, 'sd15-basic-rtx4090');
   t.deepEqual(Object.keys(sd15.contexts).filter((c) => !c.startsWith('node-')).sort(), ['base', 'runtime', 'workflows']);
   // sd15-basic pins ComfyUI-Custom-Scripts 2c09d59... and rgthree-comfy 32142fe...
   t.deepEqual(nodeContexts(sd15).sort(), ['node-comfyui-custom-scripts-2c09d59', 'node-rgthree-comfy-32142fe']);
   const flux = Testing.target(g, 'flux1-dev-rtx5090');
   t.deepEqual(Object.keys(flux.contexts).filter((c) => !c.startsWith('node-')).sort(), ['base', 'flash', 'runtime', 'sage']);
-  // Local directories enter only through files-* targets.
+  // Local directories: scripts/ as `runtime` and the template's own workflows/, read only by templates.
   for (const target of g.targets) {
-    for (const c of Object.values(target.contexts)) t.false('path' in c, `${target.name} reads a local path context`);
+    for (const [ctx, c] of Object.entries(target.contexts)) {
+      if (!('local' in c)) continue;
+      const want = ctx === 'runtime' ? 'scripts' : `templates/${target.template}/workflows`;
+      t.is(target.kind, 'template', `${target.name} reads ${c.local}`);
+      t.is(c.local, want, `${target.name}: context ${ctx}`);
+    }
   }
   // llama builds from the CUDA image, not base-common: an apt change in base-common cannot reach it.
   t.deepEqual(Testing.target(g, 'llama-rtx4090').from, { image: 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04' });
@@ -145,7 +149,7 @@ test('content keys: a node edit changes only that template, a ComfyUI bump chang
 test('custom nodes: one checkout target per pinned node, shared by templates and GPUs, cloned on base-common', async (t) => {
   const g = await repoGraph;
   const kj = 'node-comfyui-kjnodes-3f20054';
-  const users = g.targets.filter((x) => Object.values(x.contexts).some((c) => c.target === kj)).map((x) => x.name);
+  const users = g.targets.filter((x) => Object.values(x.contexts).some((c) => 'target' in c && c.target === kj)).map((x) => x.name);
   // flux1-dev (rtx5090) and wan-video (both GPUs) pin ComfyUI-KJNodes at 3f20054...
   t.deepEqual(users.sort(), ['flux1-dev-rtx5090', 'wan-video-rtx4090', 'wan-video-rtx5090']);
   const node = Testing.target(g, kj);
@@ -161,4 +165,36 @@ test('custom nodes: one checkout target per pinned node, shared by templates and
   // requirements install right after their copy
   const ids = wan.layers.map((l) => l.id);
   t.is(ids.indexOf('node-reqs:ComfyUI-KJNodes'), ids.indexOf('node-copy:ComfyUI-KJNodes') + 1);
+});
+
+test('GPU variants with equal files: one builds, the other is FROM it with its own metadata', async (t) => {
+  const g = await repoGraph;
+  // rtx4090 and rtx5090 pin the same torch wheels and sd15-basic compiles no kernel: equal files.
+  const primary = Testing.target(g, 'sd15-basic-rtx4090');
+  const variant = Testing.target(g, 'sd15-basic-rtx5090');
+  t.is(primary.variantOf, undefined);
+  t.is(variant.variantOf, 'sd15-basic-rtx4090');
+  t.deepEqual(variant.from, { context: 'variant' });
+  t.deepEqual(variant.contexts, { variant: { target: 'sd15-basic-rtx4090' } });
+  t.deepEqual(variant.layers, []);
+  t.is(variant.key, primary.key);
+  t.not(variant.imageKey, primary.imageKey);
+  t.is(variant.env.KILN_GPU, 'rtx5090');
+  t.is(variant.labels['kiln.sm'], 'sm_120');
+  // Sage is compiled per GPU arch, so wan-video's two images differ and both build.
+  t.is(Testing.target(g, 'wan-video-rtx5090').variantOf, undefined);
+  t.true(Testing.target(g, 'wan-video-rtx5090').layers.length > 0);
+
+  // A GPU with other torch pins gets files of its own.
+  const torch28 = defineGpu({ ...rtx5090, torch: { ...rtx5090.torch, torch: '2.8.0', torchvision: '0.23.0', torchaudio: '2.8.0', xformers: '0.0.32' } });
+  const otherTorch = Testing.graph(project({ gpus: [rtx4090, torch28], templates: [template({ gpus: [rtx4090, torch28] })] }));
+  t.is(Testing.target(otherTorch, 'demo-rtx5090').variantOf, undefined);
+});
+
+test('a layers override that puts the runtime COPY below the manifests, making two templates copy scripts/ alike, is refused', (t) => {
+  // Same nodes and a runtime made "rare and cheap": it would sit right on base-<gpu> in both templates.
+  const layers = { runtime: { volatility: 0.001 } };
+  const err = t.throws(() => Testing.graph(project({ templates: [template({ layers }), template({ name: 'other', layers })] })));
+  t.regex(err!.message, /demo-rtx4090\/runtime and other-rtx4090\/runtime would run the same COPY from a local directory/);
+  t.regex(err!.message, /fix: keep the manifests layer before workflows and runtime/);
 });

@@ -99,7 +99,7 @@ function printPlan(out: (l: string) => void, graph: BuildGraph, targets: readonl
   for (const t of closure) {
     const minutes = t.layers.reduce((s, l) => s + l.cost, 0);
     const deps = Object.entries(t.contexts)
-      .map(([n, c]) => `${n}=${c.target}`)
+      .map(([n, c]) => `${n}=${'target' in c ? c.target : `./${c.local}`}`)
       .join(', ');
     out(`  ${t.name.padEnd(28)} ${String(t.layers.length).padStart(2)} layers  ~${minutes.toFixed(1).padStart(5)} min cold${deps ? `  <- ${deps}` : ''}`);
   }

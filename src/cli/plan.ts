@@ -71,11 +71,12 @@ export const plan: Command = {
     io.out(`${'target'.padEnd(26)} ${'status'.padEnd(9)} ${'first invalidated'.padEnd(28)} ${'re-run'.padStart(6)} ${'minutes'.padStart(8)}`);
     for (const t of shown) {
       io.out(
-        `${t.target.padEnd(26)} ${t.status.padEnd(9)} ${(t.firstInvalidated ?? '-').padEnd(28)} ${String(t.rerun.length).padStart(6)} ${t.minutes.toFixed(1).padStart(8)}`,
+        `${t.target.padEnd(26)} ${t.status.padEnd(9)} ${(t.firstInvalidated ?? '-').padEnd(28)} ${String(t.rerun.length).padStart(6)} ${t.minutes.toFixed(2).padStart(8)}`,
       );
       if (t.rerun.length > 0) io.out(`    re-runs: ${t.rerun.map((l) => l.id).join(', ')}`);
+      else if (t.status !== 'unchanged') io.out(`    ${t.reason}`);
     }
-    io.out(`total: ~${p.totalMinutes.toFixed(1)} build minutes (each shared stage counted once: bake builds it once per invocation)`);
+    io.out(`total: ~${p.totalMinutes.toFixed(2)} build minutes (each shared stage counted once: bake builds it once per invocation)`);
     return 0;
   },
 };

@@ -32,8 +32,7 @@ export type LayerKindName =
   | 'node-reqs'
   | 'workflows'
   | 'manifests'
-  | 'runtime'
-  | 'files';
+  | 'runtime';
 
 /** Override of the cache model for one layer kind. */
 export interface LayerTuning {

@@ -32,7 +32,7 @@ export interface BakeTarget {
   readonly context: string;
   readonly dockerfile: string;
   readonly contexts?: Record<string, string>;
-  /** Absent on files-* targets: they are only ever consumed as contexts. */
+  /** Absent on node checkouts: they are only ever consumed as contexts. */
   readonly tags?: string[];
   readonly labels?: Record<string, string>;
   readonly 'cache-from'?: string[];
@@ -48,7 +48,7 @@ export function bakeModel(graph: BuildGraph): BakeModel {
       // the Dockerfile path is relative to the context.
       context: t.context,
       dockerfile: relative(t.context, t.dockerfile).split('\\').join('/'),
-      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, `target:${c.target}`])) } : {}),
+      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, 'target' in c ? `target:${c.target}` : c.local])) } : {}),
     };
     if (!t.image) {
       target[t.name] = base;

@@ -38,7 +38,6 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   workflows: 'copy-from',
   runtime: 'copy-from',
   manifests: 'copy-heredoc',
-  files: 'copy',
 };
 
 /** An isolated handlebars instance: our helpers and partials never leak into (or from) other users. */
@@ -74,8 +73,8 @@ export function renderDockerfile(target: Target): string {
   const text = render({
     banner: hashBanner(),
     from: 'image' in target.from ? target.from.image : target.from.context,
-    // Nothing runs in a `FROM scratch` files image.
-    shell: !('image' in target.from && target.from.image === 'scratch'),
+    // A GPU variant's Dockerfile only sets metadata (see Target.variantOf).
+    shell: target.layers.length > 0,
     headerEnv: target.headerEnv,
     layers: target.layers.map((l) => ({ id: l.id, kind: l.kind, params: partialView(l), cost: l.cost, volatility: l.volatility })),
     env: Object.entries(target.env),

@@ -56,7 +56,10 @@ export function changedMatrix(graph: BuildGraph, plan: Plan): Matrix {
     if (!p || p.status === 'unchanged') continue;
     const closure = buildClosure(graph, [t.name]);
     const minutes = closure.reduce((s, x) => s + (byName.get(x.name)?.minutes ?? 0), 0);
-    out.push(entry(t, minutes, explain(p, closure, byName)));
+    // A GPU variant rebuilds because its primary does; say why the primary does.
+    const primary = t.variantOf ? byName.get(t.variantOf) : undefined;
+    const why = primary ? `same files as ${primary.target}: ${explain(primary, closure, byName)}` : explain(p, closure, byName);
+    out.push(entry(t, minutes, why));
   }
   return sorted(out);
 }

@@ -40,8 +40,6 @@ export const LAYER_DEFAULTS: Readonly<Record<LayerKindName, Required<LayerTuning
   workflows: { cost: 0.02, volatility: 0.2 },
   manifests: { cost: 0.02, volatility: 0.15 },
   runtime: { cost: 0.02, volatility: 0.25 },
-  // COPY . / of a local directory into a files-* image.
-  files: { cost: 0.01, volatility: 0.2 },
 };
 
 /** Heavy compile kinds: built once per (kernel, GPU), never per template. */

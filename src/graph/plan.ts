@@ -43,6 +43,11 @@ function planTarget(before: Target | undefined, after: Target, cached: ReadonlyS
     const reason = old && sameContent(old, layer) ? `parent image changed (${describeFrom(after)})` : `${layer.id} changed`;
     return { ...base, status: 'rebuild', firstInvalidated: layer.id, rerun, minutes, reason };
   }
+  // No own step re-runs, yet the files differ: a GPU variant whose primary rebuilds (see Target.variantOf).
+  if (before.key !== after.key) {
+    const reason = after.variantOf ? `same files as ${after.variantOf}, which rebuilds` : `parent image changed (${describeFrom(after)})`;
+    return { ...base, status: 'rebuild', rerun, minutes: 0, reason };
+  }
   if (before.imageKey !== after.imageKey) return { ...base, status: 'config', rerun, minutes: 0, reason: 'image config changed (env, ports or labels)' };
   return { ...base, status: 'unchanged', rerun, minutes: 0, reason: 'unchanged' };
 }
@@ -52,7 +57,9 @@ function sameContent(a: Layer, b: Layer): boolean {
 }
 
 function describeFrom(t: Target): string {
-  return 'image' in t.from ? t.from.image : `${t.from.context} = ${(t.contexts[t.from.context] as { target?: string })?.target ?? '?'}`;
+  if ('image' in t.from) return t.from.image;
+  const src = t.contexts[t.from.context];
+  return `${t.from.context} = ${src && 'target' in src ? src.target : '?'}`;
 }
 
 /** Compare two graphs. `before` null means everything is new (cold build). */

@@ -1,4 +1,5 @@
 import type { Project } from '../dsl/load.ts';
+import { KilnError } from '../errors.ts';
 import type { FeatureName, GpuDefinition } from '../dsl/types.ts';
 import { contentKey } from './keys.ts';
 import { buildLayers, type LayerSpec } from './layer-spec.ts';
@@ -56,7 +57,10 @@ export function resolveGraph(project: Project): BuildGraph {
 
   const stage = (s: StageInput): Target => {
     const contexts = s.contexts ?? {};
-    const contextKeys = Object.fromEntries(Object.entries(contexts).map(([n, c]) => [n, targets.get(c.target)!.key]));
+    // A local directory's content enters the key through the reading layer's `inputs`.
+    const contextKeys = Object.fromEntries(
+      Object.entries(contexts).map(([n, c]) => [n, 'target' in c ? targets.get(c.target)!.key : contentKey('local', c.local)]),
+    );
     const fromKey = 'image' in s.from ? imageKey(s.from.image) : contextKeys[s.from.context]!;
     const { layers, key } = buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
     return add({
@@ -168,26 +172,6 @@ export function resolveGraph(project: Project): BuildGraph {
     }
   }
 
-  /**
-   * A local directory as an image (FROM scratch, COPY . /). Two GPU variants of
-   * a template that copy the same local context directly re-run those COPYs on
-   * every rebuild when baked together (buildx 0.13, see
-   * test/fixtures/engine-smoke/shared-context); through a target they cache.
-   */
-  const filesTarget = (name: string, dir: string, kind: 'runtime' | 'workflows', inputs: string[]): string => {
-    stage({
-      name,
-      kind: 'files',
-      from: { image: 'scratch' },
-      context: dir,
-      specs: [{ id: kind, kind: 'files', params: { source: '.', dest: '/' }, inputs }],
-      image: null,
-      labels: {},
-      overrides: [],
-    });
-    return name;
-  };
-
   // One checkout per pinned node, shared by every template and GPU that pins it.
   const nodeBase = `base-common-${cudaSlug(usedGpus[0]!.cuda)}`;
   for (const t of project.templates) {
@@ -209,56 +193,55 @@ export function resolveGraph(project: Project): BuildGraph {
   }
 
   const files = project.templates.map((t) => templateFiles(t.def));
-  const runtimeFiles = filesTarget('files-runtime', 'scripts', 'runtime', project.runtime.map((f) => `${f.path}:${f.sha256}`));
   const featureMap: Record<string, FeatureName[]> = {};
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const workflows =
-      t.workflows.length > 0
-        ? filesTarget(`files-workflows-${t.def.name}`, `templates/${t.folder}/workflows`, 'workflows', t.workflows.map((w) => `${w.path}:${w.sha256}`))
-        : null;
     const ports = ['8188', '8080', ...(t.def.ports ?? []).map((p) => String(p.port))];
+    const images: Target[] = []; // this template's targets so far, one per GPU
     for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = `${t.def.name}-${gpu.name}`;
       featureMap[name] = features;
       const contexts: Record<string, ContextSource> = {
         base: { target: `base-${gpu.name}` },
-        runtime: { target: runtimeFiles },
+        runtime: { local: 'scripts' },
       };
       for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
       for (const n of t.def.nodes ?? []) {
         const node = nodeTargetName(n);
         contexts[node] = { target: node };
       }
-      if (workflows) contexts.workflows = { target: workflows };
-      stage({
-          name,
-          kind: 'template',
-          gpu,
-          template: t.def.name,
-          from: { context: 'base' },
-          contexts,
-          specs: templateLayers(t, features, files[i]!),
-          image: { repository: t.def.name, tag: gpu.name },
-          labels: {
-            ...gpuLabels(gpu),
-            'kiln.template': t.def.name,
-            'kiln.features': features.length > 0 ? features.join(',') : 'none',
-            'org.opencontainers.image.title': `${t.def.name} (${gpu.title})`,
-            'org.opencontainers.image.description': t.def.description,
-          },
-          env: {
-            KILN_ATTENTION: attentionOf(t),
-            KILN_GPU: gpu.name,
-            KILN_TEMPLATE: t.def.name,
-            ...t.def.env,
-          },
-          expose: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)),
-          entrypoint: ENTRYPOINT,
-          overrides: [base.layers, gpu.layers, t.def.layers],
+      if (t.workflows.length > 0) contexts.workflows = { local: `templates/${t.folder}/workflows` };
+      const target = stage({
+        name,
+        kind: 'template',
+        gpu,
+        template: t.def.name,
+        from: { context: 'base' },
+        contexts,
+        specs: templateLayers(t, features, files[i]!, project.runtime),
+        image: { repository: t.def.name, tag: gpu.name },
+        labels: {
+          ...gpuLabels(gpu),
+          'kiln.template': t.def.name,
+          'kiln.features': features.length > 0 ? features.join(',') : 'none',
+          'org.opencontainers.image.title': `${t.def.name} (${gpu.title})`,
+          'org.opencontainers.image.description': t.def.description,
+        },
+        env: {
+          KILN_ATTENTION: attentionOf(t),
+          KILN_GPU: gpu.name,
+          KILN_TEMPLATE: t.def.name,
+          ...t.def.env,
+        },
+        expose: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)),
+        entrypoint: ENTRYPOINT,
+        overrides: [base.layers, gpu.layers, t.def.layers],
       });
+      const same = images.find((v) => v.key === target.key && !v.variantOf);
+      images.push(same ? add(variantOf(target, same)) : target);
     }
   }
+  assertNoTwinLocalCopies([...targets.values()]);
 
   const sorted = [...targets.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   const templateTargets = sorted.filter((t) => t.kind === 'template');
@@ -278,3 +261,36 @@ export function resolveGraph(project: Project): BuildGraph {
   };
 }
 
+/**
+ * `t` as a metadata-only variant of `primary` (equal files): FROM primary,
+ * then t's own ENV, ports, entrypoint and labels (they override primary's).
+ */
+function variantOf(t: Target, primary: Target): Target {
+  // key and imageKey stay: the files are primary's (equal keys), the config is t's.
+  return { ...t, from: { context: 'variant' }, contexts: { variant: { target: primary.name } }, layers: [], headerEnv: {}, variantOf: primary.name };
+}
+
+/**
+ * Guard for the invariant that makes local contexts safe: no two targets run
+ * the same COPY (same key) from a local directory, which buildx 0.13 re-runs
+ * on every rebuild when both are baked together. Variants are collapsed
+ * above and the manifests (unique per template) come before any local COPY,
+ * so this only fires when that ordering changes.
+ */
+function assertNoTwinLocalCopies(targets: readonly Target[]): void {
+  const seen = new Map<string, string>();
+  for (const t of targets) {
+    for (const l of t.layers) {
+      if (!l.uses.some((u) => { const c = t.contexts[u]; return c !== undefined && 'local' in c; })) continue;
+      const other = seen.get(l.key);
+      if (other) {
+        throw new KilnError(
+          `${other} and ${t.name}/${l.id} would run the same COPY from a local directory, which buildx 0.13 re-runs on every ` +
+            'rebuild when both are baked together.\n  fix: keep the manifests layer before workflows and runtime: check the `layers` overrides ' +
+            '(cost, volatility) of those kinds in base/, the GPU files and the templates.',
+        );
+      }
+      seen.set(l.key, `${t.name}/${l.id}`);
+    }
+  }
+}

@@ -29,7 +29,7 @@ export function selectTargets(graph: BuildGraph, names: readonly string[], gpu?:
   return [...out];
 }
 
-/** Image name parts of a target that produces a published image (not a files-* target). */
+/** Image name parts of a target that produces a published image (not a node checkout). */
 export function imageOf(t: Target): { readonly repository: string; readonly tag: string } {
   if (!t.image) throw new KilnError(`target ${t.name} (${t.kind}) produces no published image`);
   return t.image;
@@ -45,7 +45,7 @@ export function buildClosure(graph: BuildGraph, names: readonly string[]): Targe
     seen.add(name);
     const t = byName.get(name);
     if (!t) throw new KilnError(`unknown target ${name}`);
-    for (const c of Object.values(t.contexts)) visit(c.target);
+    for (const c of Object.values(t.contexts)) if ('target' in c) visit(c.target);
     out.push(t);
   };
   for (const n of names) visit(n);

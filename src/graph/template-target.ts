@@ -1,5 +1,5 @@
 import type { FeatureName } from '../dsl/types.ts';
-import type { TemplateSource } from '../dsl/load.ts';
+import type { FileDigest, TemplateSource } from '../dsl/load.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
 import { nodeCheckout, nodeTargetName } from './stages.ts';
@@ -9,7 +9,12 @@ import type { TemplateFiles } from './types.ts';
  * Layers of <template>-<gpu>: kernels from the builders, llama-server, custom
  * nodes (checked out by node-* targets) and their requirements, workflows, manifests, runtime scripts.
  */
-export function templateLayers(t: TemplateSource, features: readonly FeatureName[], manifest: TemplateFiles): LayerSpec[] {
+export function templateLayers(
+  t: TemplateSource,
+  features: readonly FeatureName[],
+  manifest: TemplateFiles,
+  runtime: readonly FileDigest[],
+): LayerSpec[] {
   const specs: LayerSpec[] = [];
   for (const k of ['sage', 'flash'] as const) {
     if (!features.includes(k)) continue;
@@ -38,16 +43,30 @@ export function templateLayers(t: TemplateSource, features: readonly FeatureName
       });
     }
   }
-  // Local files arrive through `files-*` targets (see filesTarget in resolve.ts). The manifests
-  // are generated, so they travel inside the Dockerfile (a COPY heredoc): a files target shared
-  // by two different GPU variants re-ran their COPY now and then on the first rebuild (BuildKit 0.13).
-  if (t.workflows.length > 0) {
-    specs.push({ id: 'workflows', kind: 'workflows', params: { context: 'workflows', source: '.', dest: `${P.workflows}/` }, uses: ['workflows'] });
-  }
+  // Local directories are named contexts (see resolve.ts); their files' digests key the COPY.
+  // The manifests are generated, so they travel inside the Dockerfile (a COPY heredoc), and
+  // they come first: unique per template, they keep two templates' local COPYs apart.
   specs.push({ id: 'manifests', kind: 'manifests', params: { dest: `${P.manifest}/`, manifest } });
-  specs.push({ id: 'runtime', kind: 'runtime', params: { context: 'runtime', source: '.', dest: `${P.scripts}/` }, uses: ['runtime'] });
+  if (t.workflows.length > 0) {
+    specs.push({
+      id: 'workflows',
+      kind: 'workflows',
+      params: { context: 'workflows', source: '.', dest: `${P.workflows}/` },
+      inputs: digests(t.workflows),
+      uses: ['workflows'],
+    });
+  }
+  specs.push({
+    id: 'runtime',
+    kind: 'runtime',
+    params: { context: 'runtime', source: '.', dest: `${P.scripts}/` },
+    inputs: digests(runtime),
+    uses: ['runtime'],
+  });
   return specs;
 }
+
+const digests = (files: readonly FileDigest[]): string[] => files.map((f) => `${f.path}:${f.sha256}`).sort();
 
 /** Features a template enables, in a fixed order. */
 export function enabledFeatures(t: TemplateSource): FeatureName[] {

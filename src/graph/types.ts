@@ -1,12 +1,14 @@
 import type { FeatureName, LayerKindName } from '../dsl/types.ts';
 
 /** Kinds of bake target, one per box of the DESIGN graph. */
-export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'node' | 'template' | 'files';
+export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'node' | 'template';
 
-/** A named context: always another target (local directories come in through files-* targets). */
-export interface ContextSource {
-  readonly target: string;
-}
+/**
+ * A named context: another target, or a repo-relative local directory
+ * (scripts/, a template's workflows/) whose files the reading layer lists
+ * in its `inputs`.
+ */
+export type ContextSource = { readonly target: string } | { readonly local: string };
 
 /** What a Dockerfile's FROM names: an image, or a named context. */
 export type FromSource = { readonly image: string } | { readonly context: string };
@@ -51,12 +53,21 @@ export interface Target {
   readonly expose: readonly string[];
   readonly entrypoint?: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
-  /** Image name (without registry) and tag suffix (before -${TAG}); none for `files` targets. */
+  /** Image name (without registry) and tag suffix (before -${TAG}); none for node checkouts. */
   readonly image: { readonly repository: string; readonly tag: string } | null;
   /** Local directory this target's Dockerfile copies from (its bake context). @default "bake" */
   readonly context: string;
   /** Repo-relative path of the Dockerfile (under bake/). */
   readonly dockerfile: string;
+  /**
+   * Set on a GPU variant whose files equal another variant's of the same
+   * template (same torch, no GPU-specific kernel): its Dockerfile is FROM that
+   * target plus its own ENV, and `layers` is empty. Two identical builds that
+   * COPY the same local directory in one bake re-run that COPY on every
+   * rebuild (buildx 0.13, test/fixtures/engine-smoke/shared-context); one
+   * build and a metadata-only variant cache.
+   */
+  readonly variantOf?: string;
   /** Key of the image's filesystem (key of its last layer). */
   readonly key: string;
   /** Key of the whole image: filesystem plus config (env, ports, labels, entrypoint). */

@@ -9,14 +9,16 @@ import type { Step } from './harness.ts';
  * a named context or `scratch` gets no step of its own, so layer i is step i+1.
  */
 export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; layer: Layer } | { error: string } {
-  const target = graph.targets.find((t) => t.name === step.target);
-  if (!target) return { error: `step ${step.rawName} belongs to no Kiln target (${step.target})` };
+  const named = graph.targets.find((t) => t.name === step.target);
+  if (!named) return { error: `step ${step.rawName} belongs to no Kiln target (${step.target})` };
+  // A GPU variant's Dockerfile has no steps: what runs under its name is its primary's.
+  const target = named.variantOf ? graph.targets.find((t) => t.name === named.variantOf)! : named;
   if (!step.index) return { error: `step ${step.rawName} has no n/N index` };
   const fromStep = 'image' in target.from && target.from.image !== 'scratch' ? 1 : 0;
   const layer = target.layers[step.index[0] - 1 - fromStep];
   if (!layer) return { error: `step ${step.rawName}: ${target.name} has no layer at step ${step.index[0]}` };
   const instruction = step.name.split(/\s/)[0];
-  const expected = ['llama-copy', 'node-copy', 'workflows', 'manifests', 'runtime', 'files'].includes(layer.kind) ? 'COPY' : 'RUN';
+  const expected = ['llama-copy', 'node-copy', 'workflows', 'manifests', 'runtime'].includes(layer.kind) ? 'COPY' : 'RUN';
   if (instruction !== expected) return { error: `step ${step.rawName} is a ${instruction}, but ${target.name}/${layer.id} renders a ${expected}` };
   return { target, layer };
 }
@@ -42,7 +44,7 @@ export function executedLayers(graph: BuildGraph, steps: readonly Step[]): { key
  * next unchanged build re-ran 1-2 such steps in 1 of 6 of our cycles; building
  * only each image in its own invocation still re-ran one node COPY (from a
  * node-* checkout built alongside) in 2 of 2 cycles. Built target by target,
- * checkouts and files-* included, 2 of 2 cycles rebuilt 100% CACHED.
+ * checkouts included, 2 of 2 cycles rebuilt 100% CACHED.
  */
 export async function bakeEachTarget(
   graph: BuildGraph,

@@ -175,12 +175,12 @@ etest('registry cache round trip: prune, rebuild from cache-from, heavy steps CA
   });
 });
 
-etest('identical targets sharing local contexts: rebuild CACHED only when the files come through a target: context', async t => {
+etest('identical targets sharing local contexts: rebuild CACHED through a target: context or a metadata-only variant', async t => {
   const dir = path.join(FIXTURE, 'shared-context');
   await engineLock(async () => {
     await buildStubWorld([STUB_BASE_IMAGE]);
-    const misses: Record<string, number[]> = { local: [], 'via-target': [] };
-    for (const group of ['local', 'via-target'] as const) {
+    const misses: Record<string, number[]> = { local: [], 'via-target': [], variant: [] };
+    for (const group of ['local', 'via-target', 'variant'] as const) {
       const firstBuild = await bake({ cwd: dir, targets: [group] });
       t.true(firstBuild.ok, describe(firstBuild));
       for (let i = 0; i < 2; i++) {
@@ -191,7 +191,8 @@ etest('identical targets sharing local contexts: rebuild CACHED only when the fi
     }
     // Known buildx 0.13 / BuildKit behaviour (logged, not asserted: a newer
     // BuildKit may fix it): the "local" group re-runs COPYs on rebuilds.
-    t.log(`uncached steps on 2 rebuilds: local ${JSON.stringify(misses['local'])}, via target: ${JSON.stringify(misses['via-target'])}`);
+    t.log(`uncached steps on 2 rebuilds: local ${JSON.stringify(misses['local'])}, via target: ${JSON.stringify(misses['via-target'])}, variant: ${JSON.stringify(misses['variant'])}`);
     t.deepEqual(misses['via-target'], [0, 0]);
+    t.deepEqual(misses['variant'], [0, 0]);
   });
 });
