@@ -44,8 +44,9 @@ export function templateLayers(
     }
   }
   // Local directories are named contexts (see resolve.ts); their files' digests key the COPY.
-  // The manifests are generated, so they travel inside the Dockerfile (a COPY heredoc), and
-  // they come first: unique per template, they keep two templates' local COPYs apart.
+  // The manifests are generated, so they travel inside the Dockerfile (a COPY heredoc). The
+  // order model puts them before workflows and scripts (they change less often): unique per
+  // template, they keep two templates' local COPYs apart (assertNoTwinLocalCopies checks it).
   specs.push({ id: 'manifests', kind: 'manifests', params: { dest: `${P.manifest}/`, manifest } });
   if (t.workflows.length > 0) {
     specs.push({
