@@ -140,6 +140,10 @@ test('a change to a shared stage shows up in every template built on it (keys ch
   );
   const sd = m.include.find((e) => e.target === 'sd15-basic-rtx5090')!;
   t.regex(sd.reason, /shared stage changed: .*base-common-/);
+  // sd15-basic-rtx5090 is FROM sd15-basic-rtx4090 (equal files): the reason is the primary's, and
+  // no target is named as an origin of its own rebuild.
+  t.regex(sd.reason, /^same files as sd15-basic-rtx4090: shared stage changed: /);
+  for (const e of m.include) t.false(e.reason.includes(`${e.target} (`), `${e.target}: ${e.reason}`);
 });
 
 test('matrix --all lists every template x GPU target: the bake file\'s default group, sorted', async (t) => {

@@ -56,9 +56,12 @@ export function changedMatrix(graph: BuildGraph, plan: Plan): Matrix {
     if (!p || p.status === 'unchanged') continue;
     const closure = buildClosure(graph, [t.name]);
     const minutes = closure.reduce((s, x) => s + (byName.get(x.name)?.minutes ?? 0), 0);
-    // A GPU variant rebuilds because its primary does; say why the primary does.
+    // A GPU variant rebuilds because its primary does; say why the primary does, from the
+    // primary's own closure (the variant's would name the variant as an origin of itself).
     const primary = t.variantOf ? byName.get(t.variantOf) : undefined;
-    const why = primary ? `same files as ${primary.target}: ${explain(primary, closure, byName)}` : explain(p, closure, byName);
+    const why = primary
+      ? `same files as ${primary.target}: ${explain(primary, buildClosure(graph, [primary.target]), byName)}`
+      : explain(p, closure, byName);
     out.push(entry(t, minutes, why));
   }
   return sorted(out);
