@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { BuildGraph, Target } from '../graph/types.ts';
+import type { BuildGraph, ContextSource, Target } from '../graph/types.ts';
 import { imageOf } from '../graph/select.ts';
 import { hashBanner } from './banner.ts';
 import { type HclBlock, type HclValue, Interpolated, renderHcl } from './hcl.ts';
@@ -20,6 +20,10 @@ export function cacheRef(t: Target): string {
   return `\${REGISTRY}/kiln-cache:${t.name}`;
 }
 
+/** A named context as bake spells it: `target:<name>`, or a directory relative to the cwd (the repo root). */
+function contextValue(c: ContextSource): string {
+  return 'target' in c ? `target:${c.target}` : c.local;
+}
 
 /** The bake file as plain data, in the shape `docker buildx bake --print` reports (for tests). */
 export interface BakeModel {
@@ -48,7 +52,7 @@ export function bakeModel(graph: BuildGraph): BakeModel {
       // the Dockerfile path is relative to the context.
       context: t.context,
       dockerfile: relative(t.context, t.dockerfile).split('\\').join('/'),
-      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, 'target' in c ? `target:${c.target}` : c.local])) } : {}),
+      ...(contexts.length > 0 ? { contexts: Object.fromEntries(contexts.map(([n, c]) => [n, contextValue(c)])) } : {}),
     };
     if (!t.image) {
       target[t.name] = base;

@@ -280,8 +280,9 @@ function variantOf(t: Target, primary: Target): Target {
 function assertNoTwinLocalCopies(targets: readonly Target[]): void {
   const seen = new Map<string, string>();
   for (const t of targets) {
+    const isLocal = (context: string): boolean => 'local' in (t.contexts[context] ?? {});
     for (const l of t.layers) {
-      if (!l.uses.some((u) => { const c = t.contexts[u]; return c !== undefined && 'local' in c; })) continue;
+      if (!l.uses.some(isLocal)) continue;
       const other = seen.get(l.key);
       if (other) {
         throw new KilnError(

@@ -38,13 +38,14 @@ export function executedLayers(graph: BuildGraph, steps: readonly Step[]): { key
 
 /**
  * Build every target in its own bake invocation, dependencies first (as CI's
- * per-target matrix jobs do for images). A step that COPYs from another target
- * built cold in the SAME invocation can record a cache key that the next build
- * misses once (docker/buildx#414): with all targets in one invocation, the
- * next unchanged build re-ran 1-2 such steps in 1 of 6 of our cycles; building
- * only each image in its own invocation still re-ran one node COPY (from a
- * node-* checkout built alongside) in 2 of 2 cycles. Built target by target,
- * checkouts included, 2 of 2 cycles rebuilt 100% CACHED.
+ * per-target matrix jobs do for images). Several targets reading the same
+ * other target in ONE invocation make BuildKit 0.13 miss the cache for such a
+ * step on a later unchanged build (docker/buildx#414): with all images in one
+ * invocation, 7 of 10 unchanged rebuilds re-ran 1-3 such steps (README,
+ * "Known upstream limitation"); building only each image in its own
+ * invocation still re-ran one node COPY (from a node-* checkout built
+ * alongside) in 2 of 2 cycles. Built target by target, checkouts included,
+ * 2 of 2 cycles rebuilt 100% CACHED.
  */
 export async function bakeEachTarget(
   graph: BuildGraph,
