@@ -23,4 +23,8 @@ export default defineBase({
   // Commit pair taken together from a public ComfyUI worker Dockerfile (COMFYUI_COMMIT / MANAGER_COMMIT).
   comfyui: { repo: 'https://github.com/comfyanonymous/ComfyUI', commit: 'b133e48368d0f52bb014f0dd7ae1adb7403d515b' },
   manager: { repo: 'https://github.com/Comfy-Org/ComfyUI-Manager', commit: 'f39cbd56fecae0b27a446c0cd450cd591f3a8bea' },
+  // v2.59.0 linux-amd64 archive; the digest as pinned (FILEBROWSER_SHA256) in several public RunPod
+  // ComfyUI bake files. Bumping: download the new archive and sha256sum it.
+  filebrowser: { version: 'v2.59.0', sha256: '8cd8c3baecb086028111b912f252a6e3169737fa764b5c510139e81f9da87799' },
+  jupyterlab: '4.4.9',
 });

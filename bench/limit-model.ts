@@ -24,6 +24,10 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   'comfyui-reqs': ['torch', 'xformers'],
   manager: [],
   'manager-reqs': ['torch'],
+  // curl comes from the apt layer.
+  filebrowser: ['apt'],
+  // pip in the venv, and the constraints file it is run with.
+  jupyterlab: ['pip-tools', 'constraints'],
   'sage-clone': [],
   'sage-build': ['torch', 'pip-tools'],
   'flash-clone': [],

@@ -1,7 +1,8 @@
 /**
  * (b) The seed-style baseline: one linear Dockerfile per image, in the order
- * CUDA, apt, llama-server, venv, torch, xformers, Sage, Flash, backend deps,
- * ComfyUI, 4 node groups, cleanup, bootstrap, start.sh. Steps appear only
+ * CUDA, apt, FileBrowser, llama-server, venv, torch, xformers, Sage, Flash,
+ * JupyterLab, backend deps, ComfyUI, 4 node groups, cleanup, bootstrap,
+ * start.sh (JupyterLab gets its own step: a ComfyUI bump does not re-run it). Steps appear only
  * when the image needs them, costs are Kiln's defaults for the same work, and
  * identical prefixes across images are shared (one builder cache): the
  * baseline gets every benefit BuildKit would give it. `everyStep` models the
@@ -29,12 +30,14 @@ export function linearSteps(project: Project, everyStep = false): Step[] {
       };
       const apt = [...base.toolchainApt, ...base.apt, ...(f.includes('llama') ? LLAMA_APT : [])];
       add('apt', [...new Set(apt)].sort(), C.apt.cost);
+      add('filebrowser', base.filebrowser, C.filebrowser.cost);
       if (f.includes('llama')) add('llama-server', [gpu.llama, compileBudget(gpu)], C['llama-clone'].cost + C['llama-build'].cost, true);
       add('venv', [base.python, base.pipTools], C.venv.cost + C['pip-tools'].cost);
       add('torch', [gpu.torch.index, gpu.torch.torch, gpu.torch.torchvision, gpu.torch.torchaudio], C.torch.cost);
       add('xformers', gpu.torch.xformers, C.xformers.cost + C.constraints.cost);
       if (f.includes('sage')) add('sage', [gpu.sage, compileBudget(gpu)], C['sage-clone'].cost + C['sage-build'].cost, true);
       if (f.includes('flash')) add('flash', [gpu.flash, compileBudget(gpu)], C['flash-clone'].cost + C['flash-build'].cost, true);
+      add('jupyterlab', base.jupyterlab, C.jupyterlab.cost);
       add('backend-deps', [base.comfyui, base.manager], C['comfyui-reqs'].cost + C['manager-reqs'].cost);
       add('comfyui', [base.comfyui, base.manager], C.comfyui.cost + C.manager.cost);
       const nodes = t.def.nodes ?? [];

@@ -81,6 +81,31 @@ const cases: Case[] = [
     file: 'base/common.ts', definition: 'base', field: 'comfyui.commit', says: /git ls-remote/,
   },
   {
+    title: 'FileBrowser pinned to a branch name',
+    project: () => project({ base: defineBase({ ...common, filebrowser: { ...common.filebrowser, version: 'master' } }) }),
+    file: 'base/common.ts', definition: 'base', field: 'filebrowser.version', says: /v2\.59\.0/,
+  },
+  {
+    title: 'FileBrowser digest in upper case',
+    project: () => project({ base: defineBase({ ...common, filebrowser: { ...common.filebrowser, sha256: common.filebrowser.sha256.toUpperCase() } }) }),
+    file: 'base/common.ts', definition: 'base', field: 'filebrowser.sha256', says: /lowercase hex/,
+  },
+  {
+    title: 'no curl in either apt set (FileBrowser is downloaded with it)',
+    project: () => project({ base: defineBase({ ...common, apt: common.apt.filter((p) => p !== 'curl') }) }),
+    file: 'base/common.ts', definition: 'base', field: 'apt', says: /add 'curl'/,
+  },
+  {
+    title: 'JupyterLab as a range',
+    project: () => project({ base: defineBase({ ...common, jupyterlab: '>=4' }) }),
+    file: 'base/common.ts', definition: 'base', field: 'jupyterlab', says: /exact version/,
+  },
+  {
+    title: 'template port taken by JupyterLab',
+    project: () => project({ templates: [template({ ports: [{ port: 8888, protocol: 'http', name: 'x' }] })] }),
+    file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'ports[0].port', says: /8888 jupyter/,
+  },
+  {
     title: 'custom node pinned to a short SHA',
     project: () => project({ templates: [template({ nodes: [node('https://github.com/o/r', 'abc1234')] })] }),
     file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'nodes[0].commit', says: /40-hex/,

@@ -19,6 +19,15 @@ RUN apt-get update \
       wget \
  && rm -rf /var/lib/apt/lists/*
 
+# jupyterlab: ~1 min, changes with p=0.03
+RUN pip install jupyterlab==4.4.9 -c /opt/kiln/constraints.txt
+
+# filebrowser: ~0.1 min, changes with p=0.02
+RUN curl -fsSL --retry 3 -o /tmp/filebrowser.tar.gz https://github.com/filebrowser/filebrowser/releases/download/v2.59.0/linux-amd64-filebrowser.tar.gz \
+ && sha256sum -c <<< '8cd8c3baecb086028111b912f252a6e3169737fa764b5c510139e81f9da87799  /tmp/filebrowser.tar.gz' \
+ && tar -xzf /tmp/filebrowser.tar.gz -C /usr/local/bin filebrowser \
+ && rm /tmp/filebrowser.tar.gz
+
 # comfyui: ~0.3 min, changes with p=0.15
 RUN git clone --filter=blob:none https://github.com/comfyanonymous/ComfyUI /opt/ComfyUI \
  && git -C /opt/ComfyUI checkout b133e48368d0f52bb014f0dd7ae1adb7403d515b

@@ -109,5 +109,5 @@ COPY --from=runtime . /opt/kiln/scripts/
 ENV KILN_ATTENTION="sage"
 ENV KILN_GPU="rtx5090"
 ENV KILN_TEMPLATE="flux1-dev"
-EXPOSE 8080 8188
+EXPOSE 22 8080 8188 8888
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]

@@ -55,7 +55,7 @@ models.json
 nodes.lock.json
 
 # workflows: ~0.02 min, changes with p=0.2
-COPY --from=workflows . /opt/ComfyUI/user/default/workflows/
+COPY --from=workflows *.json /opt/ComfyUI/user/default/workflows/
 
 # runtime: ~0.02 min, changes with p=0.25
 COPY --from=runtime . /opt/kiln/scripts/
@@ -63,5 +63,5 @@ COPY --from=runtime . /opt/kiln/scripts/
 ENV KILN_ATTENTION=""
 ENV KILN_GPU="rtx4090"
 ENV KILN_TEMPLATE="sd15-basic"
-EXPOSE 8080 8188
+EXPOSE 22 8080 8188 8888
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]

@@ -91,5 +91,5 @@ COPY --from=runtime . /opt/kiln/scripts/
 ENV KILN_ATTENTION=""
 ENV KILN_GPU="rtx4090"
 ENV KILN_TEMPLATE="sdxl"
-EXPOSE 8080 8188
+EXPOSE 22 8080 8188 8888
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]

@@ -95,5 +95,5 @@ COPY --from=runtime . /opt/kiln/scripts/
 ENV KILN_ATTENTION="sage"
 ENV KILN_GPU="rtx4090"
 ENV KILN_TEMPLATE="wan-video"
-EXPOSE 8080 8188
+EXPOSE 22 8080 8188 8888
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]

@@ -56,8 +56,10 @@ export async function loadProject(root: string): Promise<Project> {
     if (!isKind(value, 'template')) {
       throw new KilnError(`${file}: the default export must be defineTemplate(...)`);
     }
+    // Top-level *.json only: the template Dockerfile copies exactly `*.json` from this folder.
     const wfDir = join(root, 'templates', folder, 'workflows');
-    templates.push({ def: value as TemplateDefinition, file, folder, workflows: digestDir(wfDir, (f) => f.endsWith('.json')) });
+    const workflows = digestDir(wfDir, (f) => f.endsWith('.json')).filter((f) => !f.path.includes('/'));
+    templates.push({ def: value as TemplateDefinition, file, folder, workflows });
   }
   return { root, bases, gpus, templates, runtime: digestDir(join(root, 'scripts')) };
 }
@@ -79,15 +81,24 @@ function listDir(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 }
 
-/** Content digests of every file below `dir`, sorted by path (deterministic keys). */
+/**
+ * What a local context never sends: Python bytecode caches (local artefacts,
+ * not sources) and the ignore file itself. scripts/.dockerignore says the same
+ * to buildx (which reads a `.dockerignore` at the root of a named local
+ * context), so the digests below key exactly the files the image gets.
+ */
+export const CONTEXT_IGNORES = ['**/__pycache__', '**/*.pyc', '.dockerignore'] as const;
+const ignored = (name: string, atRoot: boolean): boolean =>
+  name === '__pycache__' || name.endsWith('.pyc') || (atRoot && name === '.dockerignore');
+
+/** Content digests of every file below `dir` but CONTEXT_IGNORES, sorted by path (deterministic keys). */
 export function digestDir(dir: string, keep: (file: string) => boolean = () => true): FileDigest[] {
   if (!existsSync(dir)) return [];
   const out: FileDigest[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
-      // Bytecode caches are local artefacts, not sources (tests run python with -B too).
-      if (name === '__pycache__') continue;
+      if (ignored(name, d === dir)) continue;
       if (statSync(full).isDirectory()) walk(full);
       else if (keep(name)) {
         out.push({ path: relative(dir, full).split('\\').join('/'), sha256: sha256(readFileSync(full)) });

@@ -18,6 +18,8 @@ export type LayerKindName =
   | 'comfyui-reqs'
   | 'manager'
   | 'manager-reqs'
+  | 'filebrowser'
+  | 'jupyterlab'
   | 'sage-clone'
   | 'flash-clone'
   | 'sage-build'
@@ -50,6 +52,14 @@ export interface PinnedRepo {
   readonly repo: string;
   /** Full 40-hex commit SHA. */
   readonly commit: string;
+}
+
+/** A release archive pinned by tag and checked by sha256 before it is unpacked. */
+export interface ReleasePin {
+  /** Release tag, e.g. "v2.59.0". */
+  readonly version: string;
+  /** sha256 of the linux-amd64 archive (64 lowercase hex digits). */
+  readonly sha256: string;
 }
 
 export interface TorchPins {
@@ -139,6 +149,13 @@ export interface BaseOptions {
   readonly comfyui: PinnedRepo;
   /** ComfyUI-Manager, cloned into custom_nodes. */
   readonly manager: PinnedRepo;
+  /**
+   * FileBrowser, the web file manager start.sh runs on FILEBROWSER_PORT:
+   * its GitHub release archive, installed to /usr/local/bin (needs curl in `apt`).
+   */
+  readonly filebrowser: ReleasePin;
+  /** JupyterLab version installed into the venv; start.sh runs it when ENABLE_JUPYTER=true. */
+  readonly jupyterlab: string;
   /** Cache-model overrides for the shared layers. */
   readonly layers?: LayerOverrides;
 }

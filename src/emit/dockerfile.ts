@@ -28,6 +28,8 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'llama-clone': 'git-tag',
   'comfyui-reqs': 'pip-requirements',
   'manager-reqs': 'pip-requirements',
+  filebrowser: 'release-binary',
+  jupyterlab: 'pip-install-constrained',
   'node-reqs': 'pip-requirements-optional',
   'sage-build': 'wheel-build',
   'flash-build': 'wheel-build',

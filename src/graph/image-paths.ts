@@ -11,4 +11,6 @@ export const IMAGE_PATHS = {
   /** Where the llama builder leaves llama-server and its backend .so files. */
   llama: '/opt/llama',
   src: '/src',
+  /** Where release binaries (FileBrowser) are installed; on PATH. */
+  bin: '/usr/local/bin',
 } as const;

@@ -21,6 +21,10 @@ export const LAYER_DEFAULTS: Readonly<Record<LayerKindName, Required<LayerTuning
   'comfyui-reqs': { cost: 1.5, volatility: 0.15 },
   manager: { cost: 0.2, volatility: 0.08 },
   'manager-reqs': { cost: 0.5, volatility: 0.08 },
+  // One ~15 MB release archive (FileBrowser): a download and an untar.
+  filebrowser: { cost: 0.1, volatility: 0.02 },
+  // jupyterlab and its ~60 pure-Python dependencies from PyPI.
+  jupyterlab: { cost: 1, volatility: 0.03 },
   'sage-clone': { cost: 0.2, volatility: 0.02 },
   'flash-clone': { cost: 0.5, volatility: 0.02 },
   // Estimate: SageAttention 2 compiles fewer kernels than FA2; one arch per build.

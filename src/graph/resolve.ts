@@ -10,11 +10,13 @@ import {
   cudaImage,
   cudaSlug,
   flashLayers,
+  installs,
   llamaLayers,
   nodeLayers,
   nodeTargetName,
   PYTHON_ENV,
   sageLayers,
+  SERVICE_PORTS,
   torchLayers,
 } from './stages.ts';
 import { attentionOf, enabledFeatures, templateLayers } from './template-target.ts';
@@ -196,7 +198,8 @@ export function resolveGraph(project: Project): BuildGraph {
   const featureMap: Record<string, FeatureName[]> = {};
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const ports = ['8188', '8080', ...(t.def.ports ?? []).map((p) => String(p.port))];
+    const { ssh, ...always } = SERVICE_PORTS;
+    const ports = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : []), ...(t.def.ports ?? []).map((p) => p.port)];
     const images: Target[] = []; // this template's targets so far, one per GPU
     for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = `${t.def.name}-${gpu.name}`;
@@ -233,7 +236,7 @@ export function resolveGraph(project: Project): BuildGraph {
           KILN_TEMPLATE: t.def.name,
           ...t.def.env,
         },
-        expose: [...new Set(ports)].sort((a, b) => Number(a) - Number(b)),
+        expose: [...new Set(ports)].sort((a, b) => a - b).map(String),
         entrypoint: ENTRYPOINT,
         overrides: [base.layers, gpu.layers, t.def.layers],
       });

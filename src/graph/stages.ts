@@ -63,10 +63,42 @@ export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
   ];
 }
 
+/** Ports of the services start.sh runs in every image (its defaults: COMFYUI_PORT, FILEBROWSER_PORT, JUPYTER_PORT, SSH_PORT). */
+export const SERVICE_PORTS = { comfyui: 8188, filebrowser: 8080, jupyter: 8888, ssh: 22 } as const;
+
+/** Whether an apt list installs `name` (entries may pin a version: "curl=8.5.0-2ubuntu10"). */
+export function installs(packages: readonly string[], name: string): boolean {
+  return packages.some((p) => p.split('=')[0] === name);
+}
+
+/** FileBrowser's release archive for linux-amd64 (https://github.com/filebrowser/filebrowser/releases). */
+export function filebrowserUrl(version: string): string {
+  return `https://github.com/filebrowser/filebrowser/releases/download/${version}/linux-amd64-filebrowser.tar.gz`;
+}
+
 export function comfyLayers(base: BaseDefinition): LayerSpec[] {
   const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
+  const hasApt = base.apt.length > 0;
+  // validateProject makes sure curl is in one of the apt sets; wait for it only when it comes from this one.
+  const curlHere = installs(base.apt, 'curl');
+  const archive = '/tmp/filebrowser.tar.gz';
   return [
-    ...(base.apt.length > 0 ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
+    ...(hasApt ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
+    {
+      id: 'filebrowser',
+      kind: 'filebrowser',
+      params: {
+        url: filebrowserUrl(base.filebrowser.version),
+        archive,
+        // The line `sha256sum -c` reads: digest, two spaces, file.
+        checksum: `${base.filebrowser.sha256}  ${archive}`,
+        dir: P.bin,
+        binary: 'filebrowser',
+      },
+      after: curlHere ? ['apt'] : [],
+    },
+    // Into the ComfyUI venv (notebooks can import torch), held to the torch pins like every later pip step.
+    { id: 'jupyterlab', kind: 'jupyterlab', params: { pins: [`jupyterlab==${base.jupyterlab}`], constraints: P.constraints } },
     { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui } },
     {
       id: 'comfyui-reqs',

@@ -52,7 +52,7 @@ export function templateLayers(
     specs.push({
       id: 'workflows',
       kind: 'workflows',
-      params: { context: 'workflows', source: '.', dest: `${P.workflows}/` },
+      params: { context: 'workflows', source: '*.json', dest: `${P.workflows}/` },
       inputs: digests(t.workflows),
       uses: ['workflows'],
     });

@@ -8,7 +8,7 @@ import type { Located, Project, TemplateSource } from '../dsl/load.ts';
 import { FEATURE_NAMES, MODEL_FOLDERS, type BaseDefinition, type GpuDefinition, type ModelSource } from '../dsl/types.ts';
 import { type DefinitionProblem, ValidationError } from '../errors.ts';
 import { modelFileName } from './manifests.ts';
-import { nodeTargetName } from './stages.ts';
+import { installs, nodeTargetName, SERVICE_PORTS } from './stages.ts';
 
 const SHA1 = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -123,6 +123,19 @@ function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
   }
   checkPinned(report, 'comfyui', d.comfyui, 'the ComfyUI pin');
   checkPinned(report, 'manager', d.manager, 'the ComfyUI-Manager pin');
+  const fb = d.filebrowser;
+  if (!fb?.version || !fb.version.startsWith('v') || !semver.valid(fb.version)) {
+    report('filebrowser.version', `"${fb?.version ?? ''}" is not a release tag`, "use the tag of a FileBrowser release, e.g. version: 'v2.59.0'");
+  }
+  if (!SHA256.test(fb?.sha256 ?? '')) {
+    report('filebrowser.sha256', `"${fb?.sha256 ?? ''}" is not 64 lowercase hex digits`, 'sha256sum the linux-amd64-filebrowser.tar.gz of that release');
+  }
+  if (Array.isArray(d.apt) && Array.isArray(d.toolchainApt) && !installs([...d.toolchainApt, ...d.apt], 'curl')) {
+    report('apt', 'has no curl, which installs FileBrowser', "add 'curl' to apt");
+  }
+  if (typeof d.jupyterlab !== 'string' || (!semver.valid(d.jupyterlab) && !/^\d+(\.\d+)*$/.test(d.jupyterlab))) {
+    report('jupyterlab', `"${d.jupyterlab ?? ''}" is not an exact version`, "pin an exact version, e.g. jupyterlab: '4.4.9'");
+  }
 }
 
 /** "12.0" for sm 120, "8.9" for sm 89. */
@@ -282,10 +295,10 @@ function checkTemplate(t: TemplateSource, gpus: Map<string, string>, out: Defini
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) report(`env.${k}`, 'is not a valid variable name', 'use letters, digits and _');
     else if (SECRET_ENV.test(k) && v !== '') report(`env.${k}`, 'looks like a secret; secrets are never baked into images', 'remove it; set it on the pod (RunPod secrets) instead');
   }
-  const ports = new Set<number>([8188, 8080]);
+  const ports = new Set<number>(Object.values(SERVICE_PORTS));
   for (const [i, p] of (d.ports ?? []).entries()) {
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) report(`ports[${i}].port`, `${p.port} is not a port`, 'use 1-65535');
-    else if (ports.has(p.port)) report(`ports[${i}].port`, `${p.port} is already used (8188 ComfyUI, 8080 FileBrowser, or listed twice)`, 'pick a free port');
+    else if (ports.has(p.port)) report(`ports[${i}].port`, `${p.port} is already used (${Object.entries(SERVICE_PORTS).map(([n, p]) => `${p} ${n}`).join(', ')}, or listed twice)`, 'pick a free port');
     ports.add(p.port);
   }
 }

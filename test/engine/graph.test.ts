@@ -9,6 +9,7 @@ import { loadProject } from '../../src/dsl/load.ts';
 import { synth } from '../../src/emit/synth.ts';
 import { resolveGraph } from '../../src/graph/resolve.ts';
 import { buildClosure } from '../../src/graph/select.ts';
+import { filebrowserUrl } from '../../src/graph/stages.ts';
 import type { BuildGraph } from '../../src/graph/types.ts';
 import { Testing } from '../../src/testing.ts';
 import {
@@ -38,7 +39,8 @@ import { bakeEachTarget, executedLayers } from './graph-map.ts';
 // Every await comes before the first test is declared (ava needs declarations to be
 // synchronous, and engineTest declares a visible skip notice when there is no engine).
 const engine = await engineAvailable();
-const graph: BuildGraph = resolveGraph(await loadProject(REPO_ROOT));
+const project = await loadProject(REPO_ROOT);
+const graph: BuildGraph = resolveGraph(project);
 const registryUp = engine.available && (await registryAvailable());
 const etest = engineTest(test, engine);
 const rtest = registryUp ? etest : (title: string) => test.skip(`${title} (skipped: no registry at ${REGISTRY}; tools/engine.sh up starts one)`, () => {});
@@ -130,7 +132,7 @@ etest('compile steps saw the right arch; a template without a feature has no tra
   });
 });
 
-etest('images carry the runtime, manifest and nodes lock at the documented paths; ENTRYPOINT runs start.sh', async (t) => {
+etest('images carry the runtime, manifest, nodes lock, FileBrowser and JupyterLab at the documented paths; ENTRYPOINT runs start.sh', async (t) => {
   await engineLock(async () => {
     await prepareStubWorld();
     const r = await bakeGenerated({ targets: ['sd15-basic-rtx5090'], vars: { REGISTRY: registry } });
@@ -145,8 +147,21 @@ etest('images carry the runtime, manifest and nodes lock at the documented paths
     t.deepEqual(info.Config.Entrypoint, ['/opt/kiln/scripts/start.sh']);
     t.is(info.Config.Labels?.['kiln.sm'], 'sm_120');
     t.is(info.Config.Labels?.['kiln.features'], 'none');
+    t.deepEqual(Object.keys(info.Config.ExposedPorts ?? {}).sort(), ['22/tcp', '8080/tcp', '8188/tcp', '8888/tcp']);
     const mode = await docker(['run', '--rm', '--entrypoint', '/bin/sh', image, '-c', 'test -x /opt/kiln/scripts/start.sh && echo executable']);
     t.is(mode.stdout.trim(), 'executable');
+    // start.sh finds both on PATH (FILEBROWSER_BIN=filebrowser, JUPYTER_BIN=jupyter; the venv is on PATH).
+    const { filebrowser, jupyterlab } = project.bases[0]!.def;
+    const fbRun = await docker(['run', '--rm', '--entrypoint', 'filebrowser', image]);
+    t.is(fbRun.stdout.trim(), `filebrowser ${filebrowser.version} (kiln stub)`, 'the release archive is unpacked to /usr/local/bin');
+    const calls = await readShimLog(image);
+    const download = calls.findIndex((c) => c.tool === 'curl' && c.argv.includes(filebrowserUrl(filebrowser.version)));
+    t.true(download >= 0, 'FileBrowser comes from its pinned release URL');
+    t.deepEqual(calls[download + 1]?.tool, 'sha256sum', 'and is checked (sha256sum -c) right after the download');
+    const jupyter = calls.find((c) => c.tool === 'pip' && c.argv.some((a) => a.startsWith('jupyterlab==')));
+    t.deepEqual(jupyter?.argv, ['install', `jupyterlab==${jupyterlab}`, '-c', '/opt/kiln/constraints.txt']);
+    const marker = await readFileFromImage(image, '/opt/venv/lib/python3.12/site-packages/jupyterlab/.kiln-version');
+    t.truthy(marker.trim(), 'jupyterlab is installed in the image venv');
   });
 });
 

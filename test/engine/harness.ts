@@ -190,7 +190,7 @@ export async function buildStubWorld(names: string[] = [STUB_BASE_IMAGE]): Promi
 export interface ImageInspect {
   Id: string;
   RepoTags: string[];
-  Config: { Env?: string[]; Labels?: Record<string, string> | null; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string };
+  Config: { Env?: string[]; Labels?: Record<string, string> | null; Cmd?: string[] | null; Entrypoint?: string[] | null; WorkingDir?: string; ExposedPorts?: Record<string, object> | null };
   RootFS?: { Layers?: string[] };
   [k: string]: unknown;
 }

@@ -35,6 +35,8 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   );
   await writeExec(join(s.bin, 'sshd'), fakeService('sshd', '[[ $1 == -t ]] && exit 0'));
   await writeExec(join(s.bin, 'llama-server'), fakeService('llama'));
+  // Fake Jupyter: records whether the token came through its environment.
+  await writeExec(join(s.bin, 'jupyter'), fakeService('jupyter', 'printf \'%s\\n\' "${JUPYTER_TOKEN:-}" > "$FAKE_PIDS/jupyter.token"'));
   await mkdir(join(s.ws, 'ComfyUI', 'models', 'llm'), { recursive: true });
   await writeFile(join(s.ws, 'ComfyUI', 'models', 'llm', 'tiny-q4.gguf'), 'GGUF');
   // A node baked into the image, and its lock file.
@@ -51,7 +53,8 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
     SSHD_BIN: join(s.bin, 'sshd'),
     PUBLIC_KEY: PUBKEY,
     ENABLE_JUPYTER: 'true',
-    JUPYTER_BIN: join(s.bin, 'no-jupyter'),
+    JUPYTER_BIN: join(s.bin, 'jupyter'),
+    JUPYTER_PORT: '18888',
     ENABLE_LLM: 'true',
     LLAMA_SERVER_BIN: join(s.bin, 'llama-server'),
     LLM_PORT: '18081',
@@ -93,7 +96,12 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   const fbCalls = await readFile(join(s.pids, 'filebrowser.calls'), 'utf8');
   t.regex(fbCalls, /--port 8080/);
   t.regex(fbCalls, new RegExp(`users add admin ${pw} --perm.admin`));
-  t.regex(out, /Jupyter: ENABLE_JUPYTER=true but jupyter is not installed in this image; skipped/);
+  const token = /Jupyter: generated token \(shown once\): (\S+)/.exec(out)?.[1] ?? '';
+  t.true(token.length >= 20, 'a generated Jupyter token is shown once');
+  const jupyterArgv = await waitFor(() => readFile(join(s.pids, 'jupyter.argv'), 'utf8').catch(() => undefined), 5000, 'jupyter argv');
+  t.regex(jupyterArgv, /^lab --ip=0\.0\.0\.0 --port=18888 --no-browser --allow-root --ServerApp\.root_dir=\S+$/m);
+  t.false(jupyterArgv.includes(token), 'the token is not on the command line');
+  t.is((await readFile(join(s.pids, 'jupyter.token'), 'utf8')).trim(), token, 'the token reaches Jupyter through JUPYTER_TOKEN');
   t.regex(out, /LLM: llama-server on port 18081 with tiny-q4\.gguf/);
   const llamaArgv = await waitFor(() => readFile(join(s.pids, 'llama.argv'), 'utf8').catch(() => undefined), 5000, 'llama argv');
   t.regex(llamaArgv, /-m \S+\/llm\/tiny-q4\.gguf --host 0\.0\.0\.0 --port 18081 -ngl 99/);
@@ -134,7 +142,7 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   for (const f of await readdir(s.pids)) {
     if (f.endsWith('.pid')) servicePids.push(Number((await readFile(join(s.pids, f), 'utf8')).trim()));
   }
-  t.true(servicePids.length >= 3, 'fake sshd, filebrowser and llama-server run');
+  t.true(servicePids.length >= 4, 'fake sshd, filebrowser, jupyter and llama-server run');
   const sent = Date.now();
   run.proc.kill('SIGTERM');
   const ex = await run.exited;
@@ -147,7 +155,7 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   t.is(readlinkSync(join(s.bin, 'comfyctl')), join(SCRIPTS, 'comfyctl'), 'comfyctl linked onto PATH');
 });
 
-test('start.sh: a failing fetch still starts ComfyUI and names the missing models; ephemeral without /workspace; no token in output', async (t) => {
+test('start.sh: a failing fetch still starts ComfyUI and names the missing models; ephemeral without /workspace; a missing service is skipped; no token in output', async (t) => {
   const s = await sandbox(t);
   const srv = await startServer();
   t.teardown(() => srv.close());
@@ -166,9 +174,16 @@ test('start.sh: a failing fetch still starts ComfyUI and names the missing model
     }),
   );
   const HF_TOKEN = 'hf_startSECRET_abcdefghijklmnop';
-  const run = runStart(t, s, { WORKSPACE_DIR: join(s.root, 'no-such-workspace'), HF_TOKEN, DEBUG_MODE: 'true' });
+  const run = runStart(t, s, {
+    WORKSPACE_DIR: join(s.root, 'no-such-workspace'),
+    HF_TOKEN,
+    DEBUG_MODE: 'true',
+    ENABLE_JUPYTER: 'true',
+    JUPYTER_BIN: join(s.bin, 'no-jupyter'),
+  });
   await run.waitLog(/ComfyUI ready in/, 20_000);
   const out = run.out();
+  t.regex(out, /Jupyter: ENABLE_JUPYTER=true but jupyter is not installed in this image; skipped/);
   t.regex(out, /workspace: no writable .*no-such-workspace; models, outputs and extra nodes are ephemeral/);
   t.regex(out, /models: the fetcher failed \(exit 1\); ComfyUI starts anyway\. Missing: loras\/gone\.safetensors/);
   t.regex(out, /\[kiln\] DEBUG/, 'DEBUG_MODE=true adds debug lines');

@@ -5,7 +5,7 @@
 # nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04) from a tiny rootfs: static
 # busybox with its applet links, the host's /bin/bash + the libraries ldd
 # lists, and bash shims for apt-get, python3 (venv, pip), git, cmake, nvcc,
-# ninja, curl, wget, ldconfig that log every call to /var/log/kiln/shims.log
+# ninja, curl, wget, sha256sum, ldconfig that log every call to /var/log/kiln/shims.log
 # and create the files later build steps need. See README.md here.
 #
 # Idempotent: the rootfs tar is deterministic (sorted, mtime 0, uid 0), and an
@@ -36,7 +36,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
 
 # Tools provided by shims (busybox applets of the same name are not linked).
-SHIMS=(apt-get python3 git cmake nvcc ninja curl wget ldconfig)
+SHIMS=(apt-get python3 git cmake nvcc ninja curl wget sha256sum ldconfig)
 
 make_rootfs() {
   local r=$1 p lib
@@ -72,11 +72,11 @@ make_rootfs() {
   # shims
   cp "$here/shims/lib.sh" "$r/usr/lib/kiln-shim/lib.sh"
   cp "$here/shims/pip" "$r/usr/lib/kiln-shim/pip"
-  for p in apt-get python3 git cmake ninja curl wget; do cp "$here/shims/$p" "$r/usr/bin/$p"; done
+  for p in apt-get python3 git cmake ninja curl wget sha256sum; do cp "$here/shims/$p" "$r/usr/bin/$p"; done
   ln -s python3 "$r/usr/bin/python3.12"
   cp "$here/shims/ldconfig" "$r/usr/sbin/ldconfig"
   cp "$here/shims/nvcc" "$r/usr/local/cuda/bin/nvcc"
-  chmod 755 "$r"/usr/bin/{apt-get,python3,git,cmake,ninja,curl,wget} "$r/usr/sbin/ldconfig" \
+  chmod 755 "$r"/usr/bin/{apt-get,python3,git,cmake,ninja,curl,wget,sha256sum} "$r/usr/sbin/ldconfig" \
     "$r/usr/local/cuda/bin/nvcc" "$r/usr/lib/kiln-shim/pip"
   chmod 644 "$r/usr/lib/kiln-shim/lib.sh"
 

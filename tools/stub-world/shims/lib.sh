@@ -64,3 +64,23 @@ shim_norm() {
   n=${n//./_}
   printf '%s' "$n"
 }
+
+# shim_download URL FILE: what a download leaves. A GitHub release archive
+# (https://github.com/OWNER/REPO/releases/download/TAG/NAME.tar.gz or .tgz)
+# becomes a real gzip tar holding one executable named REPO (a stub that
+# prints its name and version), so `tar -xzf ARCHIVE REPO` works; anything
+# else becomes a one-line text file.
+shim_download() {
+  local url=$1 dest=$2 repo tag dir
+  mkdir -p "$(dirname "$dest")"
+  if [[ $url =~ ^https://github\.com/[^/]+/([^/]+)/releases/download/([^/]+)/[^/]+\.(tar\.gz|tgz)$ ]]; then
+    repo=${BASH_REMATCH[1]} tag=${BASH_REMATCH[2]}
+    dir=$(mktemp -d)
+    printf '#!/bin/sh\necho "%s %s (kiln stub)"\n' "$repo" "$tag" >"$dir/$repo"
+    chmod 755 "$dir/$repo"
+    tar -czf "$dest" -C "$dir" "$repo"
+    rm -rf "$dir"
+  else
+    printf 'kiln stub download of %s\n' "$url" >"$dest"
+  fi
+}
