@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
@@ -108,6 +109,35 @@ test('bake without docker: says what is missing, prints the command, exits non-z
   t.is(r.exitCode, 3);
   t.regex(r.stderr, /cannot build: missing the docker CLI/);
   t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
+});
+
+/** A PATH whose `docker` answers `buildx version` with `versionLine` (exit 0) or fails (exit 1 when null). */
+function fakeDocker(t: { teardown(fn: () => void): void }, versionLine: string | null): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-fake-docker-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const body = versionLine === null ? 'echo "docker: \'buildx\' is not a docker command." >&2; exit 1' : `echo '${versionLine}'; exit 0`;
+  writeFileSync(join(dir, 'docker'), `#!/bin/sh\n[ "$1 $2" = "buildx version" ] && { ${body}; }\necho "fake docker: unexpected $*" >&2; exit 99\n`, { mode: 0o755 });
+  return { PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin` };
+}
+
+test('bake with buildx older than 0.13 (checked with semver): names the version found, prints the command, exits non-zero', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic'], fakeDocker(t, 'github.com/docker/buildx v0.12.1 30feaa1'));
+  t.is(r.exitCode, 3, r.stderr);
+  t.regex(r.stderr, /cannot build: missing buildx >= 0\.13\.0 \(found 0\.12\.1\)/);
+  t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
+  t.notRegex(r.stderr, /fake docker: unexpected/, 'nothing but the version check ran');
+  const ok = await kiln(repoRoot, ['bake', 'sd15-basic', '--dry-run'], fakeDocker(t, 'github.com/docker/buildx v0.13.1+ds1'));
+  t.is(ok.exitCode, 0, ok.stderr);
+  // 0.13.1+ds1 (Debian's spelling) passes the version gate; the next check is the engine, which this fake lacks.
+  t.regex(ok.stdout, /engine: +missing a Docker engine/);
+  t.notRegex(ok.stdout, /buildx >=/);
+});
+
+test('bake when the buildx plugin is missing: says so and how to install it', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic'], fakeDocker(t, null));
+  t.is(r.exitCode, 3, r.stderr);
+  t.regex(r.stderr, /missing the docker buildx plugin/);
+  t.regex(r.stderr, /docker-buildx \(>= 0\.13\)/);
 });
 
 test('bake --print without docker shows Kiln\'s rendering of the plan', async (t) => {
