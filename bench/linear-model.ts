@@ -2,10 +2,11 @@
  * (b) The seed-style baseline: one linear Dockerfile per image, in the order
  * CUDA, apt, FileBrowser, llama-server, venv, torch, xformers, Sage, Flash,
  * JupyterLab, backend deps, ComfyUI, 4 node groups, cleanup, bootstrap,
- * start.sh (JupyterLab gets its own step: a ComfyUI bump does not re-run it). Steps appear only
- * when the image needs them, costs are Kiln's defaults for the same work, and
- * identical prefixes across images are shared (one builder cache): the
- * baseline gets every benefit BuildKit would give it. `everyStep` models the
+ * start.sh (JupyterLab in its own step, so a ComfyUI bump does not re-run
+ * it: generous to the baseline). Steps appear only when the image needs
+ * them, costs are Kiln's defaults for the same work, and identical prefixes
+ * across images are shared (one builder cache): the baseline gets every
+ * benefit BuildKit would give it. `everyStep` models the
  * seed literally: every image carries llama-server, Sage and Flash.
  */
 import type { Project } from '../src/dsl/load.ts';

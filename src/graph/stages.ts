@@ -78,12 +78,11 @@ export function filebrowserUrl(version: string): string {
 
 export function comfyLayers(base: BaseDefinition): LayerSpec[] {
   const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
-  const hasApt = base.apt.length > 0;
   // validateProject makes sure curl is in one of the apt sets; wait for it only when it comes from this one.
   const curlHere = installs(base.apt, 'curl');
   const archive = '/tmp/filebrowser.tar.gz';
   return [
-    ...(hasApt ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
+    ...(base.apt.length > 0 ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
     {
       id: 'filebrowser',
       kind: 'filebrowser',
