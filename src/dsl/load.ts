@@ -58,7 +58,7 @@ export async function loadProject(root: string): Promise<Project> {
     }
     // Top-level *.json only: the template Dockerfile copies exactly `*.json` from this folder.
     const wfDir = join(root, 'templates', folder, 'workflows');
-    const workflows = digestDir(wfDir, (f) => f.endsWith('.json')).filter((f) => !f.path.includes('/'));
+    const workflows = digestDir(wfDir, (path) => !path.includes('/') && path.endsWith('.json'));
     templates.push({ def: value as TemplateDefinition, file, folder, workflows });
   }
   return { root, bases, gpus, templates, runtime: digestDir(join(root, 'scripts')) };
@@ -91,18 +91,23 @@ export const CONTEXT_IGNORES = ['**/__pycache__', '**/*.pyc', '.dockerignore'] a
 const ignored = (name: string, atRoot: boolean): boolean =>
   name === '__pycache__' || name.endsWith('.pyc') || (atRoot && name === '.dockerignore');
 
-/** Content digests of every file below `dir` but CONTEXT_IGNORES, sorted by path (deterministic keys). */
-export function digestDir(dir: string, keep: (file: string) => boolean = () => true): FileDigest[] {
+/**
+ * Content digests of every file below `dir` but CONTEXT_IGNORES, sorted by path
+ * (deterministic keys). `keep` sees the '/'-separated path relative to `dir`.
+ */
+export function digestDir(dir: string, keep: (path: string) => boolean = () => true): FileDigest[] {
   if (!existsSync(dir)) return [];
   const out: FileDigest[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
       if (ignored(name, d === dir)) continue;
-      if (statSync(full).isDirectory()) walk(full);
-      else if (keep(name)) {
-        out.push({ path: relative(dir, full).split('\\').join('/'), sha256: sha256(readFileSync(full)) });
+      if (statSync(full).isDirectory()) {
+        walk(full);
+        continue;
       }
+      const path = relative(dir, full).split('\\').join('/');
+      if (keep(path)) out.push({ path, sha256: sha256(readFileSync(full)) });
     }
   };
   walk(dir);

@@ -10,6 +10,7 @@
  * secrets (`{{ RUNPOD_SECRET_<NAME> }}`, created by the user under Settings >
  * Secrets), so the JSON can be committed, printed and deployed as is.
  */
+import { SERVICE_PORTS } from '../graph/stages.ts';
 import type { ManifestModel } from '../graph/types.ts';
 
 /** Everything the renderer needs, gathered by the CLI from the graph and the template's definition. */
@@ -49,10 +50,10 @@ export const DEFAULT_DISK = { containerGb: 40, volumeGb: 100 } as const;
 
 /** Services every Kiln image runs (scripts/start.sh), in port order of the RunPod UI. */
 const STANDARD_PORTS = [
-  { port: 8188, protocol: 'http', name: 'ComfyUI' },
-  { port: 8080, protocol: 'http', name: 'FileBrowser' },
-  { port: 8888, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
-  { port: 22, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
+  { port: SERVICE_PORTS.comfyui, protocol: 'http', name: 'ComfyUI' },
+  { port: SERVICE_PORTS.filebrowser, protocol: 'http', name: 'FileBrowser' },
+  { port: SERVICE_PORTS.jupyter, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
+  { port: SERVICE_PORTS.ssh, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
 ] as const;
 
 /** Variables that hold secrets: the template references a RunPod secret of the same name. */

@@ -196,10 +196,11 @@ export function resolveGraph(project: Project): BuildGraph {
 
   const files = project.templates.map((t) => templateFiles(t.def));
   const featureMap: Record<string, FeatureName[]> = {};
+  const { ssh, ...always } = SERVICE_PORTS;
+  const servicePorts: number[] = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : [])];
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const { ssh, ...always } = SERVICE_PORTS;
-    const ports = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : []), ...(t.def.ports ?? []).map((p) => p.port)];
+    const ports = [...servicePorts, ...(t.def.ports ?? []).map((p) => p.port)];
     const images: Target[] = []; // this template's targets so far, one per GPU
     for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = `${t.def.name}-${gpu.name}`;

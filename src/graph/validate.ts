@@ -119,7 +119,7 @@ function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
     }
   }
   for (const [n, v] of Object.entries(d.pipTools ?? {})) {
-    if (!semver.valid(v) && !/^\d+(\.\d+)*$/.test(v)) report(`pipTools.${n}`, `"${v}" is not an exact version`, `pin an exact version, e.g. ${n}: '25.1.1'`);
+    if (!isExactVersion(v)) report(`pipTools.${n}`, `"${v}" is not an exact version`, `pin an exact version, e.g. ${n}: '25.1.1'`);
   }
   checkPinned(report, 'comfyui', d.comfyui, 'the ComfyUI pin');
   checkPinned(report, 'manager', d.manager, 'the ComfyUI-Manager pin');
@@ -133,9 +133,14 @@ function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
   if (Array.isArray(d.apt) && Array.isArray(d.toolchainApt) && !installs([...d.toolchainApt, ...d.apt], 'curl')) {
     report('apt', 'has no curl, which installs FileBrowser', "add 'curl' to apt");
   }
-  if (typeof d.jupyterlab !== 'string' || (!semver.valid(d.jupyterlab) && !/^\d+(\.\d+)*$/.test(d.jupyterlab))) {
+  if (!isExactVersion(d.jupyterlab)) {
     report('jupyterlab', `"${d.jupyterlab ?? ''}" is not an exact version`, "pin an exact version, e.g. jupyterlab: '4.4.9'");
   }
+}
+
+/** A pip pin: semver, or dotted numbers such as "25.0" or "1.11.1.4". */
+function isExactVersion(v: unknown): boolean {
+  return typeof v === 'string' && (semver.valid(v) !== null || /^\d+(\.\d+)*$/.test(v));
 }
 
 /** "12.0" for sm 120, "8.9" for sm 89. */

@@ -6,7 +6,7 @@ import type { Step } from './harness.ts';
 /**
  * Which layer a step is. BuildKit numbers steps n/N per Dockerfile: after
  * `FROM <image>` the FROM itself is step 1, so layer i is step i+2; a FROM of
- * a named context or `scratch` gets no step of its own, so layer i is step i+1.
+ * a named context gets no step of its own, so layer i is step i+1.
  */
 export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; layer: Layer } | { error: string } {
   const named = graph.targets.find((t) => t.name === step.target);
@@ -14,7 +14,7 @@ export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; la
   // A GPU variant's Dockerfile has no steps: what runs under its name is its primary's.
   const target = named.variantOf ? graph.targets.find((t) => t.name === named.variantOf)! : named;
   if (!step.index) return { error: `step ${step.rawName} has no n/N index` };
-  const fromStep = 'image' in target.from && target.from.image !== 'scratch' ? 1 : 0;
+  const fromStep = 'image' in target.from ? 1 : 0;
   const layer = target.layers[step.index[0] - 1 - fromStep];
   if (!layer) return { error: `step ${step.rawName}: ${target.name} has no layer at step ${step.index[0]}` };
   const instruction = step.name.split(/\s/)[0];
