@@ -107,7 +107,7 @@ target "base-rtx4090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -131,7 +131,7 @@ target "base-rtx5090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -155,7 +155,7 @@ target "flash-rtx5090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -172,7 +172,7 @@ target "flux1-dev-rtx5090" {
   contexts = {
     "base" = "target:base-rtx5090"
     "flash" = "target:flash-rtx5090"
-    "node-comfyui-gguf-d2aaeb0" = "target:node-comfyui-gguf-d2aaeb0"
+    "node-comfyui-gguf-795e451" = "target:node-comfyui-gguf-795e451"
     "node-comfyui-kjnodes-3f20054" = "target:node-comfyui-kjnodes-3f20054"
     "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
     "runtime" = "scripts"
@@ -187,7 +187,7 @@ target "flux1-dev-rtx5090" {
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
     "kiln.template" = "flux1-dev"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "FLUX.1 [dev] on the RTX 5090 with SageAttention and FlashAttention built for sm_120."
     "org.opencontainers.image.title" = "flux1-dev (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -210,7 +210,7 @@ target "llama-rtx4090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -231,7 +231,7 @@ target "llama-rtx5090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -260,7 +260,7 @@ target "llm-prompt-rtx4090" {
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
     "kiln.template" = "llm-prompt"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "SD 1.5 plus a local llama-server (Qwen2.5 1.5B) for prompt writing on the same GPU."
     "org.opencontainers.image.title" = "llm-prompt (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -291,7 +291,7 @@ target "llm-prompt-rtx5090" {
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
     "kiln.template" = "llm-prompt"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "SD 1.5 plus a local llama-server (Qwen2.5 1.5B) for prompt writing on the same GPU."
     "org.opencontainers.image.title" = "llm-prompt (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -328,9 +328,9 @@ target "node-comfyui-essentials-33ff89f" {
   }
 }
 
-target "node-comfyui-gguf-d2aaeb0" {
+target "node-comfyui-gguf-795e451" {
   context = "bake"
-  dockerfile = "dockerfiles/node-comfyui-gguf-d2aaeb0.Dockerfile"
+  dockerfile = "dockerfiles/node-comfyui-gguf-795e451.Dockerfile"
   contexts = {
     "base-common" = "target:base-common-cuda12-8-1"
   }
@@ -389,7 +389,7 @@ target "sage-rtx4090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -413,7 +413,7 @@ target "sage-rtx5090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -443,7 +443,7 @@ target "sd15-basic-rtx4090" {
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
     "kiln.template" = "sd15-basic"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "Stable Diffusion 1.5 text-to-image: the smallest useful ComfyUI image."
     "org.opencontainers.image.title" = "sd15-basic (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -460,7 +460,11 @@ target "sd15-basic-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/sd15-basic-rtx5090.Dockerfile"
   contexts = {
-    "variant" = "target:sd15-basic-rtx4090"
+    "base" = "target:base-rtx5090"
+    "node-comfyui-custom-scripts-2c09d59" = "target:node-comfyui-custom-scripts-2c09d59"
+    "node-rgthree-comfy-32142fe" = "target:node-rgthree-comfy-32142fe"
+    "runtime" = "scripts"
+    "workflows" = "templates/sd15-basic/workflows"
   }
   tags = [
     "${REGISTRY}/sd15-basic:rtx5090-${TAG}",
@@ -471,7 +475,7 @@ target "sd15-basic-rtx5090" {
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
     "kiln.template" = "sd15-basic"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "Stable Diffusion 1.5 text-to-image: the smallest useful ComfyUI image."
     "org.opencontainers.image.title" = "sd15-basic (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -503,7 +507,7 @@ target "sdxl-rtx4090" {
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
     "kiln.template" = "sdxl"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "SDXL 1.0 base + refiner with upscaling and ControlNet preprocessors."
     "org.opencontainers.image.title" = "sdxl (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -520,7 +524,11 @@ target "sdxl-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/sdxl-rtx5090.Dockerfile"
   contexts = {
-    "variant" = "target:sdxl-rtx4090"
+    "base" = "target:base-rtx5090"
+    "node-comfyui-controlnet-aux-1e9eac6" = "target:node-comfyui-controlnet-aux-1e9eac6"
+    "node-comfyui-essentials-33ff89f" = "target:node-comfyui-essentials-33ff89f"
+    "node-comfyui-ultimatesdupscale-70083f5" = "target:node-comfyui-ultimatesdupscale-70083f5"
+    "runtime" = "scripts"
   }
   tags = [
     "${REGISTRY}/sdxl:rtx5090-${TAG}",
@@ -531,7 +539,7 @@ target "sdxl-rtx5090" {
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
     "kiln.template" = "sdxl"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "SDXL 1.0 base + refiner with upscaling and ControlNet preprocessors."
     "org.opencontainers.image.title" = "sdxl (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -557,7 +565,7 @@ target "torch-rtx4090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -581,7 +589,7 @@ target "torch-rtx5090" {
     "kiln.cuda" = "12.8.1"
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
   cache-from = [
@@ -612,7 +620,7 @@ target "wan-video-rtx4090" {
     "kiln.gpu" = "rtx4090"
     "kiln.sm" = "sm_89"
     "kiln.template" = "wan-video"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "Wan 2.1 text-to-video (1.3B) with SageAttention and the video helper nodes."
     "org.opencontainers.image.title" = "wan-video (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
@@ -645,7 +653,7 @@ target "wan-video-rtx5090" {
     "kiln.gpu" = "rtx5090"
     "kiln.sm" = "sm_120"
     "kiln.template" = "wan-video"
-    "kiln.torch" = "2.7.1"
+    "kiln.torch" = "2.8.0"
     "org.opencontainers.image.description" = "Wan 2.1 text-to-video (1.3B) with SageAttention and the video helper nodes."
     "org.opencontainers.image.title" = "wan-video (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"

@@ -7,12 +7,13 @@ export default defineGpu({
   sm: 89,
   cuda: '12.8.1',
   torch: {
-    torch: '2.7.1',
-    torchvision: '0.22.1',
-    torchaudio: '2.7.1',
+    torch: '2.8.0',
+    torchvision: '0.23.0',
+    torchaudio: '2.8.0',
     // torch's cu128 wheels carry sm_86 code, which runs on sm_89.
     index: 'https://download.pytorch.org/whl/cu128',
-    xformers: '0.0.31',
+    // 0.0.32 pins torch 2.8.0 (GPU-FACTS); its cu128 wheels carry sm_80 SASS, which runs on sm_89.
+    xformers: '0.0.32.post1',
   },
   // v2.2.0 (the SM90 backend broke after it, thu-ml/SageAttention#320).
   sage: { repo: 'https://github.com/thu-ml/SageAttention', commit: 'eb615cf6cf4d221338033340ee2de1c37fbdba4a', torchCudaArchList: '8.9' },

@@ -7,11 +7,12 @@ export default defineGpu({
   sm: 120,
   cuda: '12.8.1',
   torch: {
-    torch: '2.7.1',
-    torchvision: '0.22.1',
-    torchaudio: '2.7.1',
+    torch: '2.8.0',
+    torchvision: '0.23.0',
+    torchaudio: '2.8.0',
     index: 'https://download.pytorch.org/whl/cu128',
-    xformers: '0.0.31',
+    // No xformers: its cu128 wheels carry no sm_120 SASS (only PTX the driver JIT-compiles on first
+    // use; GPU-FACTS "xformers"), and torch's own SDPA (or Sage/Flash) serves ComfyUI on this GPU.
   },
   // One arch per Sage build: 9.0 next to 12.0 breaks ptxas (thu-ml/SageAttention#291).
   sage: { repo: 'https://github.com/thu-ml/SageAttention', commit: 'eb615cf6cf4d221338033340ee2de1c37fbdba4a', torchCudaArchList: '12.0' },

@@ -11,6 +11,13 @@ import { HEAVY_KINDS } from '../src/graph/layer-kinds.ts';
 import type { BuildGraph, Layer, Target } from '../src/graph/types.ts';
 import type { Step } from './work.ts';
 
+/** Everything an image holds: what its checks test. */
+const IMAGE_KINDS: readonly LayerKindName[] = [
+  'toolchain-apt', 'venv', 'pip-tools', 'torch', 'xformers', 'constraints', 'apt', 'comfyui', 'comfyui-reqs', 'manager',
+  'manager-reqs', 'filebrowser', 'jupyterlab', 'kernel-install', 'llama-copy', 'node-copy', 'node-reqs', 'template-apt',
+  'template-pip', 'workflows', 'manifests', 'runtime',
+];
+
 /** Upstream layer kinds whose output a kind really uses (beyond its own `after` and `uses`). */
 const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   'toolchain-apt': [],
@@ -40,9 +47,14 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   'node-clone': [],
   'node-copy': [],
   'node-reqs': ['torch', 'comfyui-reqs'],
+  'template-apt': [],
+  'template-pip': ['torch', 'pip-tools', 'constraints'],
   workflows: [],
   manifests: [],
   runtime: [],
+  'check-spec': [],
+  checks: IMAGE_KINDS,
+  'check-report': ['checks'],
 };
 
 export function limitSteps(graph: BuildGraph): Step[] {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { digestDir } from '../src/dsl/load.ts';
-import { repoRoot, tempRepo } from './helpers/fixtures.ts';
+import { repoRoot, tempRepo, twinTorch } from './helpers/fixtures.ts';
 
 const kiln = (cwd: string, args: string[], env: Record<string, string> = {}) =>
   execa('node', [join(repoRoot, 'bin/kiln.mjs'), ...args], { cwd, reject: false, env, timeout: 60_000 });
@@ -37,12 +37,12 @@ test('editing a node list without regenerating: --check fails naming exactly tha
   const r = await kiln(repo.root, ['generate', '--check']);
   t.is(r.exitCode, 1);
   const stale = r.stderr.split('\n').filter((l) => /^\s+(changed|missing|extra)\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]).sort();
-  // The bake file gains the node's context on sd15-basic-rtx4090; its node target already
-  // exists (wan-video pins the same commit), so no new Dockerfile. sd15-basic-rtx5090's
-  // Dockerfile is FROM the rtx4090 image (equal files) plus metadata, so it stays as is.
+  // The bake file gains the node's context on both sd15-basic targets; its node target already
+  // exists (wan-video pins the same commit), so no new Dockerfile.
   t.deepEqual(stale, [
     'bake/docker-bake.hcl',
     'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile',
+    'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'bake/manifests/sd15-basic/nodes.lock.json',
   ]);
   t.regex(r.stderr, /Run `npx kiln generate`/);
@@ -61,6 +61,7 @@ test('generate rewrites only the edited template\'s files, then --check passes',
   t.deepEqual(changed.sort(), [
     'docker-bake.hcl',
     'dockerfiles/sd15-basic-rtx4090.Dockerfile',
+    'dockerfiles/sd15-basic-rtx5090.Dockerfile',
     'manifests/sd15-basic/nodes.lock.json',
   ]);
   t.regex(
@@ -91,7 +92,20 @@ test('bake --dry-run without an engine: lists sd15-basic targets, the exact comm
   t.regex(r.stdout, /requested:\n  sd15-basic-rtx4090\n  sd15-basic-rtx5090\n/);
   t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --set '\*\.cache-to=' sd15-basic-rtx4090 sd15-basic-rtx5090/);
   t.regex(r.stdout, /engine:  missing the docker CLI/);
-  // Shared stages appear once, before their users; the rtx5090 image is FROM the rtx4090 one (equal files).
+  // Shared stages appear once, before their users.
+  t.is(r.stdout.match(/^  base-common-cuda12-8-1 /gm)?.length, 1);
+  const builds = r.stdout.slice(r.stdout.indexOf('builds ('));
+  t.true(builds.indexOf('  torch-rtx4090 ') < builds.indexOf('  sd15-basic-rtx4090 '));
+  t.true(builds.indexOf('  torch-rtx5090 ') < builds.indexOf('  sd15-basic-rtx5090 '));
+});
+
+test('bake --dry-run with GPU variants: the rtx5090 image is FROM the rtx4090 one (equal files)', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  twinTorch(repo.root);
+  t.is((await kiln(repo.root, ['generate'])).exitCode, 0);
+  const r = await kiln(repo.root, ['bake', 'sd15-basic', '--dry-run'], noDocker);
+  t.is(r.exitCode, 0, r.stderr);
   t.is(r.stdout.match(/^  torch-rtx4090 /gm)?.length, 1);
   t.regex(r.stdout, /^  sd15-basic-rtx5090 +0 layers .*<- variant=sd15-basic-rtx4090$/m);
   const builds = r.stdout.slice(r.stdout.indexOf('builds ('));

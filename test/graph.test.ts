@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { CheckSpec } from '../src/graph/checks.ts';
 import { loadProject } from '../src/dsl/load.ts';
 import { HEAVY_KINDS } from '../src/graph/layer-kinds.ts';
 import { expectedCost, orderLayers } from '../src/graph/order.ts';
@@ -167,28 +168,33 @@ test('custom nodes: one checkout target per pinned node, shared by templates and
   t.is(ids.indexOf('node-reqs:ComfyUI-KJNodes'), ids.indexOf('node-copy:ComfyUI-KJNodes') + 1);
 });
 
-test('GPU variants with equal files: one builds, the other is FROM it with its own metadata', async (t) => {
-  const g = await repoGraph;
-  // rtx4090 and rtx5090 pin the same torch wheels and sd15-basic compiles no kernel: equal files.
-  const primary = Testing.target(g, 'sd15-basic-rtx4090');
-  const variant = Testing.target(g, 'sd15-basic-rtx5090');
+test('GPU variants with equal files: one builds (checks covering both GPUs), the other is FROM it with its own metadata', (t) => {
+  // Two GPUs with the same torch wheels and a template that compiles no kernel: equal files.
+  const twin = defineGpu({ ...rtx5090, torch: { ...rtx4090.torch } });
+  const g = Testing.graph(project({ gpus: [rtx4090, twin], templates: [template({ gpus: [rtx4090, twin] })] }));
+  const primary = Testing.target(g, 'demo-rtx4090');
+  const variant = Testing.target(g, 'demo-rtx5090');
   t.is(primary.variantOf, undefined);
-  t.is(variant.variantOf, 'sd15-basic-rtx4090');
+  t.is(variant.variantOf, 'demo-rtx4090');
   t.deepEqual(variant.from, { context: 'variant' });
-  t.deepEqual(variant.contexts, { variant: { target: 'sd15-basic-rtx4090' } });
+  t.deepEqual(variant.contexts, { variant: { target: 'demo-rtx4090' } });
   t.deepEqual(variant.layers, []);
   t.is(variant.key, primary.key);
   t.not(variant.imageKey, primary.imageKey);
   t.is(variant.env.KILN_GPU, 'rtx5090');
   t.is(variant.labels['kiln.sm'], 'sm_120');
-  // Sage is compiled per GPU arch, so wan-video's two images differ and both build.
-  t.is(Testing.target(g, 'wan-video-rtx5090').variantOf, undefined);
-  t.true(Testing.target(g, 'wan-video-rtx5090').layers.length > 0);
+  // The primary's checks run once for both: torch must have code for sm_89 and sm_120.
+  const spec = primary.layers.find((l) => l.kind === 'check-spec')!.params.spec as CheckSpec;
+  t.deepEqual(spec.targets, ['demo-rtx4090', 'demo-rtx5090']);
+  t.deepEqual((spec.checks.find((c) => c.id === 'torch')!.gpus as unknown[]), [{ name: 'rtx4090', sm: 89 }, { name: 'rtx5090', sm: 120 }]);
 
-  // A GPU with other torch pins gets files of its own.
-  const torch28 = defineGpu({ ...rtx5090, torch: { ...rtx5090.torch, torch: '2.8.0', torchvision: '0.23.0', torchaudio: '2.8.0', xformers: '0.0.32' } });
-  const otherTorch = Testing.graph(project({ gpus: [rtx4090, torch28], templates: [template({ gpus: [rtx4090, torch28] })] }));
-  t.is(Testing.target(otherTorch, 'demo-rtx5090').variantOf, undefined);
+  // Sage is compiled per GPU arch, so wan-video's two images differ and both build.
+  const sage = Testing.graph(project({ gpus: [rtx4090, twin], templates: [template({ gpus: [rtx4090, twin], features: { sage: true } })] }));
+  t.is(Testing.target(sage, 'demo-rtx5090').variantOf, undefined);
+  // So do GPUs with other torch pins (the repo's profiles: xformers only on the 4090).
+  const own = Testing.graph(project({ gpus: [rtx4090, rtx5090], templates: [template({ gpus: [rtx4090, rtx5090] })] }));
+  t.is(Testing.target(own, 'demo-rtx5090').variantOf, undefined);
+  t.true(Testing.target(own, 'demo-rtx5090').layers.length > 0);
 });
 
 test('a layers override that puts the runtime COPY below the manifests, making two templates copy scripts/ alike, is refused', (t) => {

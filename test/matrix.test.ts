@@ -5,7 +5,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import hcl2 from 'hcl2-json-parser';
 import type { Matrix } from '../src/emit/matrix.ts';
-import { repoRoot, tempRepo } from './helpers/fixtures.ts';
+import { repoRoot, tempRepo, twinTorch } from './helpers/fixtures.ts';
 
 const { parseToObject } = hcl2;
 
@@ -20,8 +20,9 @@ const kiln = (cwd: string, args: string[], env: Record<string, string> = {}) =>
   execa('node', [join(repoRoot, 'bin/kiln.mjs'), ...args], { cwd, reject: false, env: { ...cleanEnv(), ...env }, extendEnv: false, timeout: 120_000 });
 
 /** tempRepo() plus a git repository with one commit of the definitions, so `--since HEAD` has a base. */
-async function gitRepo(): Promise<{ root: string; cleanup: () => void }> {
+async function gitRepo(options: { twin?: boolean } = {}): Promise<{ root: string; cleanup: () => void }> {
   const repo = tempRepo();
+  if (options.twin) twinTorch(repo.root);
   const git = (args: string[]) => execa('git', ['-c', 'user.email=kiln@test', '-c', 'user.name=kiln test', ...args], { cwd: repo.root });
   await git(['init', '-q', '-b', 'main']);
   await git(['add', 'base', 'templates', 'scripts', 'bake']);
@@ -85,7 +86,7 @@ test('after editing sd15-basic nodes, matrix --since HEAD lists exactly its two 
 });
 
 test('inside Actions: outputs matrix + count (name<<delimiter blocks) and a job summary table', async (t) => {
-  const repo = await gitRepo();
+  const repo = await gitRepo({ twin: true });
   t.teardown(repo.cleanup);
   const gha = actionsFiles();
   t.teardown(gha.cleanup);
@@ -103,7 +104,7 @@ test('inside Actions: outputs matrix + count (name<<delimiter blocks) and a job 
   t.regex(summary, /<table>/);
   t.regex(summary, /<th>target<\/th><th>why it rebuilds<\/th><th>estimated minutes<\/th>/);
   t.regex(summary, /<td>sd15-basic-rtx4090<\/td><td>node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
-  // rtx5090 has the same files as rtx4090 (same torch, no kernel): its image is FROM that one.
+  // With twin torch pins rtx5090 has the same files as rtx4090 (no kernel): its image is FROM that one.
   t.regex(summary, /<td>sd15-basic-rtx5090<\/td><td>same files as sd15-basic-rtx4090: node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
   t.regex(r.stdout, /2 target\(s\)/);
 });
@@ -123,7 +124,7 @@ test('nothing changed: an empty but valid matrix, count 0 (the build job is skip
 });
 
 test('a change to a shared stage shows up in every template built on it (keys chain), with the origin named', async (t) => {
-  const repo = await gitRepo();
+  const repo = await gitRepo({ twin: true });
   t.teardown(repo.cleanup);
   const file = join(repo.root, 'base/common.ts');
   const text = readFileSync(file, 'utf8');

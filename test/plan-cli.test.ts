@@ -2,7 +2,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { repoRoot, tempRepo } from './helpers/fixtures.ts';
+import { repoRoot, tempRepo, twinTorch } from './helpers/fixtures.ts';
 
 const kiln = (cwd: string, args: string[]) => execa('node', [join(repoRoot, 'bin/kiln.mjs'), ...args], { cwd, reject: false, timeout: 60_000 });
 
@@ -13,7 +13,7 @@ async function gitRepo(root: string): Promise<void> {
   await git('-c', 'user.email=t@kiln', '-c', 'user.name=kiln', 'commit', '-qm', 'base');
 }
 
-test('kiln plan --json: a start.sh edit re-runs the runtime copy of every template image and nothing heavy', async (t) => {
+test('kiln plan --json: a start.sh edit re-runs the runtime copy and the checks of every template image, nothing heavy', async (t) => {
   const repo = tempRepo();
   t.teardown(repo.cleanup);
   await gitRepo(repo.root);
@@ -24,13 +24,21 @@ test('kiln plan --json: a start.sh edit re-runs the runtime copy of every templa
   const plan = JSON.parse(r.stdout) as { targets: { target: string; status: string; rerun: string[]; reason: string }[] };
   t.is(plan.targets.length, 9);
   t.true(plan.targets.every((p) => p.status === 'rebuild'));
-  // sd15-basic and sdxl build their rtx5090 image FROM the rtx4090 one (equal files): one COPY serves both.
-  const variants = ['sd15-basic-rtx5090', 'sdxl-rtx5090'];
-  for (const p of plan.targets) {
-    if (variants.includes(p.target)) {
-      t.deepEqual(p.rerun, [], p.target);
-      t.is(p.reason, `same files as ${p.target.replace('rtx5090', 'rtx4090')}, which rebuilds`);
-    } else t.deepEqual(p.rerun, ['runtime'], p.target);
+  // The checks run FROM the image (the runner is in scripts/), so they follow the runtime copy.
+  for (const p of plan.targets) t.deepEqual(p.rerun, ['runtime', 'check-spec', 'checks', 'check-report'], p.target);
+});
+
+test('kiln plan --json: GPU variants (equal files) rebuild through their primary, with no steps of their own', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  twinTorch(repo.root);
+  await gitRepo(repo.root);
+  appendFileSync(join(repo.root, 'scripts/start.sh'), '# edited\n');
+  const plan = JSON.parse((await kiln(repo.root, ['plan', '--json'])).stdout) as { targets: { target: string; rerun: string[]; reason: string }[] };
+  for (const target of ['sd15-basic-rtx5090', 'sdxl-rtx5090']) {
+    const p = plan.targets.find((x) => x.target === target)!;
+    t.deepEqual(p.rerun, [], target);
+    t.is(p.reason, `same files as ${target.replace('rtx5090', 'rtx4090')}, which rebuilds`);
   }
 });
 

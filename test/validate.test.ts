@@ -67,13 +67,13 @@ const cases: Case[] = [
   },
   {
     title: 'xformers built for another torch',
-    project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, xformers: '0.0.32' } }), rtx5090] }),
-    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.xformers', says: /torch 2\.8\.0/,
+    project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, xformers: '0.0.31' } }), rtx5090] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.xformers', says: /built against torch 2\.7\.1, not 2\.8\.0/,
   },
   {
     title: 'torchvision that does not pair with torch',
     project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, torchvision: '0.21.0' } }), rtx5090] }),
-    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.torchvision', says: /0\.22\.1/,
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.torchvision', says: /use torchvision 0\.23\.0/,
   },
   {
     title: 'ComfyUI pinned to a branch',

@@ -3,7 +3,7 @@
 FROM nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND="noninteractive"
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ENV PATH="/opt/venv/bin:/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
 ENV PIP_NO_CACHE_DIR="1"
 ENV PYTHONUNBUFFERED="1"

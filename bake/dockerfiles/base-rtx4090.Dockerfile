@@ -17,7 +17,8 @@ RUN apt-get update \
       tini \
       unzip \
       wget \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && rm -f /etc/ssh/ssh_host_*
 
 # jupyterlab: ~1 min, changes with p=0.03
 RUN pip install jupyterlab==4.4.9 -c /opt/kiln/constraints.txt

@@ -5,7 +5,8 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.5 min, changes with p=0.02
 RUN git clone --depth 1 --branch v2.8.3 https://github.com/Dao-AILab/flash-attention /src/flash-attention \
- && git -C /src/flash-attention submodule update --init --recursive --depth 1 csrc/cutlass
+ && git -C /src/flash-attention submodule update --init --recursive --depth 1 csrc/cutlass \
+ && rm -rf /src/flash-attention/.git
 
 # build: ~25 min, changes with p=0.02
 RUN cd /src/flash-attention \

@@ -29,4 +29,5 @@ RUN cmake -S /src/llama.cpp -B /src/llama.cpp/build \
       -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined \
  && cmake --build /src/llama.cpp/build --config Release --target llama-server -j4 \
  && mkdir -p /opt/llama \
- && cp -a /src/llama.cpp/build/bin/llama-server /src/llama.cpp/build/bin/*.so /opt/llama/
+ && cp -P /src/llama.cpp/build/bin/llama-server /opt/llama/ \
+ && find /src/llama.cpp/build -name '*.so*' -exec cp -P {} /opt/llama/ \;

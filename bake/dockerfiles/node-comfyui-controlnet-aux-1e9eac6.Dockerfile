@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/Fannovel16/comfyui_controlnet_aux /src/nodes/comfyui_controlnet_aux \
- && git -C /src/nodes/comfyui_controlnet_aux checkout 1e9eac6377c882da8bb360c7544607036904362c
+ && git -C /src/nodes/comfyui_controlnet_aux checkout 1e9eac6377c882da8bb360c7544607036904362c \
+ && git -C /src/nodes/comfyui_controlnet_aux submodule update --init --recursive

@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/pythongosssss/ComfyUI-Custom-Scripts /src/nodes/ComfyUI-Custom-Scripts \
- && git -C /src/nodes/ComfyUI-Custom-Scripts checkout 2c09d59ab5ac27ac59022832bfde4eeeb9c55825
+ && git -C /src/nodes/ComfyUI-Custom-Scripts checkout 2c09d59ab5ac27ac59022832bfde4eeeb9c55825 \
+ && git -C /src/nodes/ComfyUI-Custom-Scripts submodule update --init --recursive

@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/cubiq/ComfyUI_essentials /src/nodes/ComfyUI_essentials \
- && git -C /src/nodes/ComfyUI_essentials checkout 33ff89fd354d8ec3ab6affb605a79a931b445d99
+ && git -C /src/nodes/ComfyUI_essentials checkout 33ff89fd354d8ec3ab6affb605a79a931b445d99 \
+ && git -C /src/nodes/ComfyUI_essentials submodule update --init --recursive

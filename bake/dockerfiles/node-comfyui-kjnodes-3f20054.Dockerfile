@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-KJNodes /src/nodes/ComfyUI-KJNodes \
- && git -C /src/nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6
+ && git -C /src/nodes/ComfyUI-KJNodes checkout 3f20054214fec9f9234fd3841ae6f1e4287948f6 \
+ && git -C /src/nodes/ComfyUI-KJNodes submodule update --init --recursive

@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/ssitu/ComfyUI_UltimateSDUpscale /src/nodes/ComfyUI_UltimateSDUpscale \
- && git -C /src/nodes/ComfyUI_UltimateSDUpscale checkout 70083f5d449c498ee0fb35f5293c91cebac4b758
+ && git -C /src/nodes/ComfyUI_UltimateSDUpscale checkout 70083f5d449c498ee0fb35f5293c91cebac4b758 \
+ && git -C /src/nodes/ComfyUI_UltimateSDUpscale submodule update --init --recursive

@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite /src/nodes/ComfyUI-VideoHelperSuite \
- && git -C /src/nodes/ComfyUI-VideoHelperSuite checkout 115de7a9d9e34410cffb9ecfd268e993b11a50fb
+ && git -C /src/nodes/ComfyUI-VideoHelperSuite checkout 115de7a9d9e34410cffb9ecfd268e993b11a50fb \
+ && git -C /src/nodes/ComfyUI-VideoHelperSuite submodule update --init --recursive

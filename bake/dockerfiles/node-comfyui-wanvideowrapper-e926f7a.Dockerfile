@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/kijai/ComfyUI-WanVideoWrapper /src/nodes/ComfyUI-WanVideoWrapper \
- && git -C /src/nodes/ComfyUI-WanVideoWrapper checkout e926f7a069e3efc25bdcc78e1bf65c39ac1a2cd4
+ && git -C /src/nodes/ComfyUI-WanVideoWrapper checkout e926f7a069e3efc25bdcc78e1bf65c39ac1a2cd4 \
+ && git -C /src/nodes/ComfyUI-WanVideoWrapper submodule update --init --recursive

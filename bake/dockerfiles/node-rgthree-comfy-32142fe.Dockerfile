@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/rgthree/rgthree-comfy /src/nodes/rgthree-comfy \
- && git -C /src/nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced
+ && git -C /src/nodes/rgthree-comfy checkout 32142fe476878a354dda6e2d4b5ea98960de3ced \
+ && git -C /src/nodes/rgthree-comfy submodule update --init --recursive

@@ -32,9 +32,14 @@ export type LayerKindName =
   | 'node-clone'
   | 'node-copy'
   | 'node-reqs'
+  | 'template-apt'
+  | 'template-pip'
   | 'workflows'
   | 'manifests'
-  | 'runtime';
+  | 'runtime'
+  | 'check-spec'
+  | 'checks'
+  | 'check-report';
 
 /** Override of the cache model for one layer kind. */
 export interface LayerTuning {
@@ -69,8 +74,12 @@ export interface TorchPins {
   readonly torchaudio: string;
   /** Wheel index, e.g. "https://download.pytorch.org/whl/cu128". */
   readonly index: string;
-  /** xformers version; must match torch (GPU-FACTS "xformers"). */
-  readonly xformers: string;
+  /**
+   * xformers version; must match torch (GPU-FACTS "xformers"). Leave it out
+   * where the index's wheels have no code for the GPU (cu128 wheels up to
+   * 0.0.32 carry no sm_120 SASS: the 5090 would JIT PTX on first use).
+   */
+  readonly xformers?: string;
 }
 
 export interface SagePins extends PinnedRepo {
@@ -274,6 +283,32 @@ export interface TemplateOptions {
   readonly layers?: LayerOverrides;
   /** Explicit opt-in for model sources that are neither sha256- nor commit-pinned. */
   readonly allowUnpinnedModels?: boolean;
+  /**
+   * Extra apt packages this template's nodes need at run time (installed in
+   * the template image, above base-<gpu>).
+   */
+  readonly apt?: readonly string[];
+  /**
+   * Extra Python packages, exact versions (`{ 'onnxruntime-gpu': '1.22.0' }`),
+   * installed under the torch constraints before the nodes' requirements,
+   * which then cannot move them. Not for the torch family (the GPU profile pins it).
+   */
+  readonly pip?: Readonly<Record<string, string>>;
+  /**
+   * Requirement conflicts `pip check` may report in this image, each with the
+   * reason it is harmless. Anything else `pip check` reports fails the build.
+   */
+  readonly allowConflicts?: readonly AllowedConflict[];
+}
+
+/** One line of `pip check` a template accepts. */
+export interface AllowedConflict {
+  /** Distribution whose requirement is broken, e.g. "mediapipe". */
+  readonly package: string;
+  /** The requirement as pip check prints it, e.g. "numpy<2". */
+  readonly requirement: string;
+  /** Why the image still works (shown in the build log and the report). */
+  readonly reason: string;
 }
 
 export interface TemplateDefinition extends TemplateOptions {

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { LayerKindName } from '../dsl/types.ts';
 import type { Layer, Target, TemplateFiles } from '../graph/types.ts';
-import { renderModelsManifest, renderNodesLock } from './manifests.ts';
+import type { CheckSpec } from '../graph/checks.ts';
+import { renderCheckSpec, renderModelsManifest, renderNodesLock } from './manifests.ts';
 import { hashBanner } from './banner.ts';
 import { dockerfileString, shellWord } from './quote.ts';
 
@@ -35,12 +36,20 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'flash-build': 'wheel-build',
   'llama-build': 'cmake-build',
   'kernel-install': 'wheel-install',
+  'template-apt': 'apt',
+  'template-pip': 'pip-install-pinned',
   'llama-copy': 'copy-from',
   'node-copy': 'copy-from',
   workflows: 'copy-from',
   runtime: 'copy-from',
   manifests: 'copy-heredoc',
+  'check-spec': 'copy-heredoc',
+  checks: 'check-run',
+  'check-report': 'copy-from',
 };
+
+/** Stage names of a template Dockerfile with checks (see LayerStage). */
+const STAGE_NAMES = { image: 'kiln-image', checks: 'kiln-checks' } as const;
 
 /** An isolated handlebars instance: our helpers and partials never leak into (or from) other users. */
 const hb = Handlebars.create();
@@ -55,30 +64,46 @@ for (const file of readdirSync(join(here, 'partials')).sort()) {
 const options = { noEscape: true, strict: true } as const;
 const render = hb.compile(readFileSync(join(here, 'dockerfile.hbs'), 'utf8'), options);
 
-/** Data a partial renders: the layer's params, plus the manifests' text for their heredoc. */
+/** Data a partial renders: the layer's params, plus the text of generated files for their heredoc. */
 function partialView(layer: Layer): Readonly<Record<string, unknown>> {
-  if (layer.kind !== 'manifests') return layer.params;
-  const manifest = layer.params.manifest as TemplateFiles;
-  const files = [
-    { name: 'models.json', content: renderModelsManifest(manifest) },
-    { name: 'nodes.lock.json', content: renderNodesLock(manifest) },
-  ];
+  let files: { name: string; content: string }[];
+  if (layer.kind === 'manifests') {
+    const manifest = layer.params.manifest as TemplateFiles;
+    files = [
+      { name: 'models.json', content: renderModelsManifest(manifest) },
+      { name: 'nodes.lock.json', content: renderNodesLock(manifest) },
+    ];
+  } else if (layer.kind === 'check-spec') {
+    files = [{ name: 'spec.json', content: renderCheckSpec(layer.params.spec as CheckSpec) }];
+  } else if (layer.kind === 'check-report') {
+    return { ...layer.params, context: STAGE_NAMES.checks };
+  } else {
+    return layer.params;
+  }
   for (const f of files) {
     // A line equal to the delimiter would end the heredoc early.
-    if (f.content.split('\n').includes(f.name)) throw new Error(`${f.name} of ${manifest.template} contains its heredoc delimiter`);
+    if (f.content.split('\n').includes(f.name)) throw new Error(`${f.name} (${layer.id}) contains its heredoc delimiter`);
   }
   return { dest: layer.params.dest, files };
 }
 
 /** The Dockerfile of one target. */
 export function renderDockerfile(target: Target): string {
+  const view = (stage: Layer['stage']) =>
+    target.layers
+      .filter((l) => l.stage === stage)
+      .map((l) => ({ id: l.id, kind: l.kind, params: partialView(l), cost: l.cost, volatility: l.volatility }));
+  const checks = view('checks');
   const text = render({
     banner: hashBanner(),
     from: 'image' in target.from ? target.from.image : target.from.context,
+    stages: checks.length > 0 ? STAGE_NAMES : null,
     // A GPU variant's Dockerfile only sets metadata (see Target.variantOf).
     shell: target.layers.length > 0,
     headerEnv: target.headerEnv,
-    layers: target.layers.map((l) => ({ id: l.id, kind: l.kind, params: partialView(l), cost: l.cost, volatility: l.volatility })),
+    layers: view('image'),
+    checks,
+    final: view('final'),
     env: Object.entries(target.env),
     expose: target.expose,
     entrypoint: target.entrypoint ?? null,

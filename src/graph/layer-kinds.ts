@@ -41,10 +41,23 @@ export const LAYER_DEFAULTS: Readonly<Record<LayerKindName, Required<LayerTuning
   // COPY --from a node-* target of a checked-out repo (a few MB, no network): like the other COPYs.
   'node-copy': { cost: 0.02, volatility: 0.1 },
   'node-reqs': { cost: 1, volatility: 0.1 },
+  // A few runtime libraries a template's nodes need: like the base apt layer, smaller.
+  'template-apt': { cost: 1, volatility: 0.05 },
+  // A handful of wheels from PyPI (onnxruntime-gpu is ~300 MB).
+  'template-pip': { cost: 1, volatility: 0.08 },
   workflows: { cost: 0.02, volatility: 0.2 },
   manifests: { cost: 0.02, volatility: 0.15 },
   runtime: { cost: 0.02, volatility: 0.25 },
+  // The checks stage (README "Checks"): the spec, the run, and the report copied into the image.
+  // The run imports torch and every kernel, runs pip check and ComfyUI's quick test with all custom
+  // nodes (tens of seconds on a real image; an estimate). It re-runs whenever the image changes.
+  'check-spec': { cost: 0.01, volatility: 0.05 },
+  checks: { cost: 1, volatility: 0.05 },
+  'check-report': { cost: 0.01, volatility: 0.05 },
 };
+
+/** Kinds of the checks stage: always last, in this order, never moved by the order model. */
+export const CHECK_KINDS: readonly LayerKindName[] = ['check-spec', 'checks', 'check-report'];
 
 /** Heavy compile kinds: built once per (kernel, GPU), never per template. */
 export const HEAVY_KINDS: ReadonlySet<LayerKindName> = new Set(['sage-build', 'flash-build', 'llama-build']);

@@ -2,13 +2,15 @@ import type { LayerKindName, LayerOverrides } from '../dsl/types.ts';
 import { contentKey } from './keys.ts';
 import { tuning } from './layer-kinds.ts';
 import { orderLayers } from './order.ts';
-import type { Layer } from './types.ts';
+import type { Layer, LayerStage } from './types.ts';
 
 /** A layer before the cache model and the keys are applied. */
 export interface LayerSpec {
   readonly id: string;
   readonly kind: LayerKindName;
   readonly params: Readonly<Record<string, unknown>>;
+  /** @default "image" */
+  readonly stage?: LayerStage;
   readonly after?: readonly string[];
   readonly inputs?: readonly string[];
   readonly uses?: readonly string[];
@@ -18,6 +20,12 @@ export interface LayerSpec {
  * Tune, order and key a target's layers. `fromKey` is the key of the image
  * the Dockerfile starts FROM; `contextKeys` maps named contexts to the key of
  * what they hold, so a step that reads a context changes when it does.
+ *
+ * The image stage's layers are ordered by the cache model; the checks and
+ * final stages keep their given order. Keys chain the way BuildKit's do: the
+ * checks stage and the final stage both start FROM the image's last layer
+ * (the final stage copies only the checks' report, whose content is fixed by
+ * its params, so its key does not follow the checks stage).
  */
 export function buildLayers(
   specs: readonly LayerSpec[],
@@ -27,21 +35,29 @@ export function buildLayers(
 ): { layers: Layer[]; key: string } {
   const tuned = specs.map((s) => ({
     ...s,
+    stage: s.stage ?? 'image',
     after: s.after ?? [],
     inputs: s.inputs ?? [],
     uses: s.uses ?? [],
     ...tuning(s.kind, ...overrides),
   }));
-  let prev = fromKey;
-  const layers: Layer[] = orderLayers(tuned).map((l) => {
-    const used = l.uses.map((u) => {
-      const k = contextKeys[u];
-      if (k === undefined) throw new Error(`layer ${l.id} uses context ${u}, which the target does not define`);
-      return [u, k];
+  const keyChain = (list: readonly (typeof tuned)[number][], start: string): Layer[] => {
+    let prev = start;
+    return list.map((l) => {
+      const used = l.uses.map((u) => {
+        const k = contextKeys[u];
+        if (k === undefined) throw new Error(`layer ${l.id} uses context ${u}, which the target does not define`);
+        return [u, k];
+      });
+      const key = contentKey(prev, l.kind, l.params, l.inputs, used);
+      prev = key;
+      return { ...l, key };
     });
-    const key = contentKey(prev, l.kind, l.params, l.inputs, used);
-    prev = key;
-    return { ...l, key };
-  });
-  return { layers, key: prev };
+  };
+  const image = keyChain(orderLayers(tuned.filter((l) => l.stage === 'image')), fromKey);
+  const imageKey = image.at(-1)?.key ?? fromKey;
+  const checks = keyChain(tuned.filter((l) => l.stage === 'checks'), imageKey);
+  const final = keyChain(tuned.filter((l) => l.stage === 'final'), imageKey);
+  const layers = [...image, ...checks, ...final];
+  return { layers, key: final.at(-1)?.key ?? imageKey };
 }

@@ -1,6 +1,7 @@
 import type { Project } from '../dsl/load.ts';
 import { KilnError } from '../errors.ts';
 import type { FeatureName, GpuDefinition } from '../dsl/types.ts';
+import { checkLayers, templateCheckSpec } from './checks.ts';
 import { contentKey } from './keys.ts';
 import { buildLayers, type LayerSpec } from './layer-spec.ts';
 import { templateFiles } from './manifests.ts';
@@ -57,21 +58,25 @@ export function resolveGraph(project: Project): BuildGraph {
     overrides: Parameters<typeof buildLayers>[3];
   }
 
-  const stage = (s: StageInput): Target => {
+  const layersOf = (s: StageInput) => {
     const contexts = s.contexts ?? {};
     // A local directory's content enters the key through the reading layer's `inputs`.
     const contextKeys = Object.fromEntries(
       Object.entries(contexts).map(([n, c]) => [n, 'target' in c ? targets.get(c.target)!.key : contentKey('local', c.local)]),
     );
     const fromKey = 'image' in s.from ? imageKey(s.from.image) : contextKeys[s.from.context]!;
-    const { layers, key } = buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
+    return buildLayers(s.specs, contentKey(fromKey, s.headerEnv ?? {}), contextKeys, s.overrides);
+  };
+
+  const stage = (s: StageInput): Target => {
+    const { layers, key } = layersOf(s);
     return add({
       name: s.name,
       kind: s.kind,
       ...(s.gpu ? { gpu: s.gpu.name } : {}),
       ...(s.template ? { template: s.template } : {}),
       from: s.from,
-      contexts,
+      contexts: s.contexts ?? {},
       layers,
       headerEnv: s.headerEnv ?? {},
       env: s.env ?? {},
@@ -198,51 +203,70 @@ export function resolveGraph(project: Project): BuildGraph {
   const featureMap: Record<string, FeatureName[]> = {};
   const { ssh, ...always } = SERVICE_PORTS;
   const servicePorts: number[] = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : [])];
+  const gpuFiles = new Map(project.gpus.map((g) => [g.def.name, g]));
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
     const ports = [...servicePorts, ...(t.def.ports ?? []).map((p) => p.port)];
-    const images: Target[] = []; // this template's targets so far, one per GPU
-    for (const gpu of [...t.def.gpus].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const name = `${t.def.name}-${gpu.name}`;
-      featureMap[name] = features;
-      const contexts: Record<string, ContextSource> = {
-        base: { target: `base-${gpu.name}` },
-        runtime: { local: 'scripts' },
-      };
-      for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
-      for (const n of t.def.nodes ?? []) {
-        const node = nodeTargetName(n);
-        contexts[node] = { target: node };
-      }
-      if (t.workflows.length > 0) contexts.workflows = { local: `templates/${t.folder}/workflows` };
-      const target = stage({
-        name,
-        kind: 'template',
-        gpu,
-        template: t.def.name,
-        from: { context: 'base' },
-        contexts,
-        specs: templateLayers(t, features, files[i]!, project.runtime),
-        image: { repository: t.def.name, tag: gpu.name },
-        labels: {
-          ...gpuLabels(gpu),
-          'kiln.template': t.def.name,
-          'kiln.features': features.length > 0 ? features.join(',') : 'none',
-          'org.opencontainers.image.title': `${t.def.name} (${gpu.title})`,
-          'org.opencontainers.image.description': t.def.description,
-        },
-        env: {
-          KILN_ATTENTION: attentionOf(t),
-          KILN_GPU: gpu.name,
-          KILN_TEMPLATE: t.def.name,
-          ...t.def.env,
-        },
-        expose: [...new Set(ports)].sort((a, b) => a - b).map(String),
-        entrypoint: ENTRYPOINT,
-        overrides: [base.layers, gpu.layers, t.def.layers],
+    const inputs: StageInput[] = [...t.def.gpus]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((gpu) => {
+        const name = `${t.def.name}-${gpu.name}`;
+        featureMap[name] = features;
+        const contexts: Record<string, ContextSource> = {
+          base: { target: `base-${gpu.name}` },
+          runtime: { local: 'scripts' },
+        };
+        for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
+        for (const n of t.def.nodes ?? []) {
+          const node = nodeTargetName(n);
+          contexts[node] = { target: node };
+        }
+        if (t.workflows.length > 0) contexts.workflows = { local: `templates/${t.folder}/workflows` };
+        return {
+          name,
+          kind: 'template',
+          gpu,
+          template: t.def.name,
+          from: { context: 'base' },
+          contexts,
+          specs: templateLayers(t, features, files[i]!, project.runtime),
+          image: { repository: t.def.name, tag: gpu.name },
+          labels: {
+            ...gpuLabels(gpu),
+            'kiln.template': t.def.name,
+            'kiln.features': features.length > 0 ? features.join(',') : 'none',
+            'org.opencontainers.image.title': `${t.def.name} (${gpu.title})`,
+            'org.opencontainers.image.description': t.def.description,
+          },
+          env: {
+            KILN_ATTENTION: attentionOf(t),
+            KILN_GPU: gpu.name,
+            KILN_TEMPLATE: t.def.name,
+            ...t.def.env,
+          },
+          expose: [...new Set(ports)].sort((a, b) => a - b).map(String),
+          entrypoint: ENTRYPOINT,
+          overrides: [base.layers, gpu.layers, t.def.layers],
+        };
       });
-      const same = images.find((v) => v.key === target.key && !v.variantOf);
-      images.push(same ? add(variantOf(target, same)) : target);
+    // GPUs whose image files are equal (same torch, no GPU-specific kernel) share one build,
+    // and one run of the checks, whose spec then covers every GPU of the group.
+    const groups = new Map<string, StageInput[]>();
+    for (const s of inputs) {
+      const key = layersOf(s).key;
+      groups.set(key, [...(groups.get(key) ?? []), s]);
+    }
+    for (const group of groups.values()) {
+      const spec = templateCheckSpec({
+        template: t,
+        base: project.bases[0]!,
+        gpus: group.map((s) => gpuFiles.get(s.gpu!.name)!),
+        targets: group.map((s) => s.name),
+        features,
+      });
+      const [primary, ...variants] = group.map((s) => stage({ ...s, specs: [...s.specs, ...checkLayers(spec, s.env ?? {})] }));
+      // The variants' checks stage differs only in ENV (KILN_GPU): their files equal the primary's.
+      for (const v of variants) add(variantOf(v, primary!));
     }
   }
   assertNoTwinLocalCopies([...targets.values()]);

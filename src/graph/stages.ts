@@ -24,10 +24,17 @@ export function compileBudget(gpu: GpuDefinition): { maxJobs: number; nvccThread
   return { maxJobs: 4, nvccThreads: 2, extParallel: 1, ...gpu.compile };
 }
 
+/**
+ * PATH of the nvidia/cuda images (their Dockerfiles: `ENV PATH
+ * /usr/local/nvidia/bin:/usr/local/cuda/bin:${PATH}`); the venv goes first.
+ * Written out, not `$PATH`, so the generated text says what the image gets.
+ */
+export const CUDA_IMAGE_PATH = '/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** Environment every RUN of the Python side sees (set once in base-common). */
 export const PYTHON_ENV: Readonly<Record<string, string>> = {
   DEBIAN_FRONTEND: 'noninteractive',
-  PATH: `${P.venv}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  PATH: `${P.venv}/bin:${CUDA_IMAGE_PATH}`,
   PIP_DISABLE_PIP_VERSION_CHECK: '1',
   PIP_NO_CACHE_DIR: '1',
   PYTHONUNBUFFERED: '1',
@@ -36,7 +43,7 @@ export const PYTHON_ENV: Readonly<Record<string, string>> = {
 
 export function baseCommonLayers(base: BaseDefinition): LayerSpec[] {
   return [
-    { id: 'toolchain-apt', kind: 'toolchain-apt', params: { packages: [...base.toolchainApt].sort() } },
+    { id: 'toolchain-apt', kind: 'toolchain-apt', params: aptParams(base.toolchainApt) },
     { id: 'venv', kind: 'venv', params: { python: base.python, venv: P.venv }, after: ['toolchain-apt'] },
     {
       id: 'pip-tools',
@@ -50,15 +57,16 @@ export function baseCommonLayers(base: BaseDefinition): LayerSpec[] {
 export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
   const t = gpu.torch;
   const trio = [`torch==${t.torch}`, `torchvision==${t.torchvision}`, `torchaudio==${t.torchaudio}`];
+  const xformers = t.xformers ? [`xformers==${t.xformers}`] : [];
   return [
     { id: 'torch', kind: 'torch', params: { index: t.index, pins: trio } },
     // Same index as torch: xformers wheels pin one exact torch (GPU-FACTS "xformers").
-    { id: 'xformers', kind: 'xformers', params: { index: t.index, pins: [`xformers==${t.xformers}`] }, after: ['torch'] },
+    ...(t.xformers ? [{ id: 'xformers', kind: 'xformers' as const, params: { index: t.index, pins: xformers }, after: ['torch'] }] : []),
     {
       id: 'constraints',
       kind: 'constraints',
-      params: { path: P.constraints, lines: [...trio, `xformers==${t.xformers}`] },
-      after: ['xformers'],
+      params: { path: P.constraints, lines: [...trio, ...xformers] },
+      after: [t.xformers ? 'xformers' : 'torch'],
     },
   ];
 }
@@ -69,6 +77,15 @@ export const SERVICE_PORTS = { comfyui: 8188, filebrowser: 8080, jupyter: 8888, 
 /** Whether an apt list installs `name` (entries may pin a version: "curl=8.5.0-2ubuntu10"). */
 export function installs(packages: readonly string[], name: string): boolean {
   return packages.some((p) => p.split('=')[0] === name);
+}
+
+/**
+ * Params of an apt layer. openssh-server's postinst generates host keys at
+ * install; left in the layer, every pod of the image would share them
+ * (start.sh makes a pod's own keys when they are missing).
+ */
+export function aptParams(packages: readonly string[]): { packages: string[]; removeHostKeys: boolean } {
+  return { packages: [...packages].sort(), removeHostKeys: installs(packages, 'openssh-server') };
 }
 
 /** FileBrowser's release archive for linux-amd64 (https://github.com/filebrowser/filebrowser/releases). */
@@ -82,7 +99,7 @@ export function comfyLayers(base: BaseDefinition): LayerSpec[] {
   const curlHere = installs(base.apt, 'curl');
   const archive = '/tmp/filebrowser.tar.gz';
   return [
-    ...(base.apt.length > 0 ? [{ id: 'apt', kind: 'apt' as const, params: { packages: [...base.apt].sort() } }] : []),
+    ...(base.apt.length > 0 ? [{ id: 'apt', kind: 'apt' as const, params: aptParams(base.apt) }] : []),
     {
       id: 'filebrowser',
       kind: 'filebrowser',
@@ -98,14 +115,14 @@ export function comfyLayers(base: BaseDefinition): LayerSpec[] {
     },
     // Into the ComfyUI venv (notebooks can import torch), held to the torch pins like every later pip step.
     { id: 'jupyterlab', kind: 'jupyterlab', params: { pins: [`jupyterlab==${base.jupyterlab}`], constraints: P.constraints } },
-    { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui } },
+    { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui, submodules: false } },
     {
       id: 'comfyui-reqs',
       kind: 'comfyui-reqs',
       params: { requirements: `${P.comfyui}/requirements.txt`, constraints: P.constraints },
       after: ['comfyui'],
     },
-    { id: 'manager', kind: 'manager', params: { repo: base.manager.repo, commit: base.manager.commit, dir: managerDir }, after: ['comfyui'] },
+    { id: 'manager', kind: 'manager', params: { repo: base.manager.repo, commit: base.manager.commit, dir: managerDir, submodules: false }, after: ['comfyui'] },
     {
       id: 'manager-reqs',
       kind: 'manager-reqs',
@@ -119,7 +136,7 @@ export function sageLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
   const dir = `${P.src}/SageAttention`;
   return [
-    { id: 'clone', kind: 'sage-clone', params: { repo: gpu.sage.repo, commit: gpu.sage.commit, dir } },
+    { id: 'clone', kind: 'sage-clone', params: { repo: gpu.sage.repo, commit: gpu.sage.commit, dir, submodules: false } },
     {
       id: 'build',
       kind: 'sage-build',
@@ -143,15 +160,22 @@ export function flashLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
   const dir = `${P.src}/flash-attention`;
   return [
-    // FA2 vendors CUTLASS as a submodule; nothing else is needed to build.
-    { id: 'clone', kind: 'flash-clone', params: { repo: gpu.flash.repo, tag: gpu.flash.tag, dir, submodules: ['csrc/cutlass'] } },
+    // FA2 vendors CUTLASS as a submodule; nothing else is needed to build. Without .git its
+    // setup.py skips `git submodule update --init csrc/composable_kernel` (ROCm's CK, full
+    // history, fetched for CUDA builds too: setup.py of v2.8.3, "if os.path.isdir('.git')").
+    {
+      id: 'clone',
+      kind: 'flash-clone',
+      params: { repo: gpu.flash.repo, tag: gpu.flash.tag, dir, submodules: ['csrc/cutlass'], dropGit: true },
+    },
     {
       id: 'build',
       kind: 'flash-build',
       params: {
         dir,
         wheels: P.wheels,
-        // FlashAttention ignores TORCH_CUDA_ARCH_LIST (GPU-FACTS "FlashAttention").
+        // FlashAttention ignores TORCH_CUDA_ARCH_LIST (GPU-FACTS "FlashAttention"). MAX_JOBS is
+        // always set: unset, its legacy build path imports psutil (setup.py NinjaBuildExtension).
         env: [
           ['FLASH_ATTENTION_FORCE_BUILD', 'TRUE'],
           ['FLASH_ATTN_CUDA_ARCHS', gpu.flash.cudaArchs],
@@ -171,8 +195,8 @@ export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
   const dir = `${P.src}/llama.cpp`;
   return [
-    { id: 'apt', kind: 'llama-apt', params: { packages: [...LLAMA_APT] } },
-    { id: 'clone', kind: 'llama-clone', params: { repo: gpu.llama.repo, tag: gpu.llama.tag, dir, submodules: [] }, after: ['apt'] },
+    { id: 'apt', kind: 'llama-apt', params: aptParams(LLAMA_APT) },
+    { id: 'clone', kind: 'llama-clone', params: { repo: gpu.llama.repo, tag: gpu.llama.tag, dir, submodules: [], dropGit: false }, after: ['apt'] },
     {
       id: 'build',
       kind: 'llama-build',
@@ -181,6 +205,8 @@ export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
         out: P.llama,
         jobs: b.maxJobs,
         // Flags of llama.cpp's own CUDA Dockerfile; --allow-shlib-undefined because no libcuda.so.1 exists at build time.
+        // The copy keeps the versioned libraries and their links (libllama.so.0 -> ...), as that Dockerfile's
+        // `find build -name "*.so*" -exec cp -P` does: copying *.so alone leaves dangling links.
         cmakeFlags: [
           '-DGGML_NATIVE=OFF',
           '-DGGML_CUDA=ON',
@@ -214,5 +240,7 @@ export function nodeCheckout(node: CustomNode): string {
 }
 
 export function nodeLayers(node: CustomNode): LayerSpec[] {
-  return [{ id: 'clone', kind: 'node-clone', params: { repo: node.repo, commit: node.commit, dir: nodeCheckout(node) } }];
+  // Submodules too: some nodes keep their code in one (ComfyUI_UltimateSDUpscale:
+  // repositories/ultimate_sd_upscale); without it the node fails to import.
+  return [{ id: 'clone', kind: 'node-clone', params: { repo: node.repo, commit: node.commit, dir: nodeCheckout(node), submodules: true } }];
 }

@@ -2,7 +2,7 @@ import type { FeatureName } from '../dsl/types.ts';
 import type { FileDigest, TemplateSource } from '../dsl/load.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
-import { nodeCheckout, nodeTargetName } from './stages.ts';
+import { aptParams, nodeCheckout, nodeTargetName } from './stages.ts';
 import type { TemplateFiles } from './types.ts';
 
 /**
@@ -29,6 +29,16 @@ export function templateLayers(
   if (features.includes('llama')) {
     specs.push({ id: 'llama-copy', kind: 'llama-copy', params: { context: 'llama', source: `${P.llama}/`, dest: `${P.llama}/` }, uses: ['llama'] });
   }
+  const apt = t.def.apt ?? [];
+  if (apt.length > 0) specs.push({ id: 'template-apt', kind: 'template-apt', params: aptParams(apt) });
+  const pins = Object.entries(t.def.pip ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([n, v]) => `${n}==${v}`);
+  if (pins.length > 0) {
+    // Installed under the torch pins, then added to them: the nodes' requirements (and
+    // CUSTOM_NODES at run time) cannot move a package the template pinned.
+    specs.push({ id: 'template-pip', kind: 'template-pip', params: { pins, constraints: P.constraints } });
+  }
   for (const n of t.def.nodes ?? []) {
     const dir = `${P.comfyui}/custom_nodes/${n.name}`;
     // The checkout comes from the node's own target (named context = target name, see resolve.ts).
@@ -39,7 +49,7 @@ export function templateLayers(
         id: `node-reqs:${n.name}`,
         kind: 'node-reqs',
         params: { requirements: `${dir}/requirements.txt`, constraints: P.constraints },
-        after: [`node-copy:${n.name}`],
+        after: [`node-copy:${n.name}`, ...(pins.length > 0 ? ['template-pip'] : [])],
       });
     }
   }

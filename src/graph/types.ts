@@ -14,6 +14,14 @@ export type ContextSource = { readonly target: string } | { readonly local: stri
 export type FromSource = { readonly image: string } | { readonly context: string };
 
 /**
+ * Stage of a template Dockerfile a layer belongs to: the image's own layers;
+ * the checks, run in a stage FROM the image so whatever they write stays out
+ * of it; and the final stage, FROM the image plus the checks' report (which
+ * makes BuildKit run the checks before it produces the image).
+ */
+export type LayerStage = 'image' | 'checks' | 'final';
+
+/**
  * One Dockerfile instruction that BuildKit caches as one step.
  * `params` is the data its handlebars partial renders; the content key is
  * derived from kind + params + inputs + the key of the layer before it.
@@ -22,6 +30,7 @@ export interface Layer {
   /** Unique within its target, e.g. `node-clone:ComfyUI-KJNodes`. */
   readonly id: string;
   readonly kind: LayerKindName;
+  readonly stage: LayerStage;
   readonly params: Readonly<Record<string, unknown>>;
   /** Ids of layers (same target) that must come before this one. */
   readonly after: readonly string[];

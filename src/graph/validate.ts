@@ -111,12 +111,7 @@ function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
       report(field, 'no apt packages', field === 'toolchainApt' ? 'list what the Python/compile chain needs (git, python3-venv, python3-dev, ...)' : 'give a list (it may be empty)');
       continue;
     }
-    const seen = new Set<string>();
-    for (const [i, p] of list.entries()) {
-      if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) report(`${field}[${i}]`, `"${p}" is not a Debian package name`, 'use a package name such as "python3-venv" (optionally =version)');
-      if (seen.has(p)) report(`${field}[${i}]`, `"${p}" is listed twice`, 'list each package once');
-      seen.add(p);
-    }
+    checkAptList(report, field, list);
   }
   for (const [n, v] of Object.entries(d.pipTools ?? {})) {
     if (!isExactVersion(v)) report(`pipTools.${n}`, `"${v}" is not an exact version`, `pin an exact version, e.g. ${n}: '25.1.1'`);
@@ -136,6 +131,26 @@ function checkBase(b: Located<BaseDefinition>, out: DefinitionProblem[]): void {
   if (!isExactVersion(d.jupyterlab)) {
     report('jupyterlab', `"${d.jupyterlab ?? ''}" is not an exact version`, "pin an exact version, e.g. jupyterlab: '4.4.9'");
   }
+}
+
+function checkAptList(report: Report, field: string, list: readonly string[]): void {
+  if (!Array.isArray(list)) return report(field, 'is not a list', `write ${field}: ['package', ...]`);
+  const seen = new Set<string>();
+  for (const [i, p] of list.entries()) {
+    if (!/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/.test(p)) report(`${field}[${i}]`, `"${p}" is not a Debian package name`, 'use a package name such as "python3-venv" (optionally =version)');
+    if (seen.has(p)) report(`${field}[${i}]`, `"${p}" is listed twice`, 'list each package once');
+    seen.add(p);
+  }
+}
+
+/** PEP 508 distribution names. */
+const PIP_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+/** Pinned per GPU profile (torch, its index and the wheels that pin one torch). */
+const TORCH_FAMILY = new Set(['torch', 'torchvision', 'torchaudio', 'xformers', 'triton']);
+
+/** One PEP 440 release: 1.22.0, 0.0.32.post1, 2.0rc1 (no ranges, no wildcards). */
+function isPep440Exact(v: unknown): boolean {
+  return typeof v === 'string' && /^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$/.test(v);
 }
 
 /** A pip pin: semver, or dotted numbers such as "25.0" or "1.11.1.4". */
@@ -184,7 +199,7 @@ function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): void {
     const xf = version(d.torch.xformers ?? '');
     const want = xf && XFORMERS_TORCH.find(([x]) => semver.eq(xf, x))?.[1];
     const ok = xf && (want ? semver.eq(torch, want) : semver.gte(xf, '0.0.34') && semver.gte(torch, '2.10.0'));
-    if (!ok) {
+    if (d.torch.xformers !== undefined && !ok) {
       report(
         'torch.xformers',
         `xformers ${d.torch.xformers} is built against ${want ? `torch ${want}` : 'another torch'}, not ${d.torch.torch}`,
@@ -294,6 +309,21 @@ function checkTemplate(t: TemplateSource, gpus: Map<string, string>, out: Defini
     const prev = nodeNames.get(n.name);
     if (prev !== undefined) report(`${f}.name`, `"${n.name}" is also nodes[${prev}]`, 'list each node once (or give one a different name)');
     nodeNames.set(n.name, i);
+  }
+
+  checkAptList(report, 'apt', d.apt ?? []);
+  for (const [n, v] of Object.entries(d.pip ?? {})) {
+    if (!PIP_NAME.test(n)) report(`pip.${n}`, `"${n}" is not a Python distribution name`, 'use the name pip installs, e.g. "onnxruntime-gpu"');
+    else if (TORCH_FAMILY.has(n.toLowerCase().replace(/_/g, '-'))) {
+      report(`pip.${n}`, `${n} belongs to the GPU profile (it pins the torch family per GPU)`, `remove it here; change torch in the GPU files under base/`);
+    }
+    if (!isPep440Exact(v)) report(`pip.${n}`, `"${String(v)}" is not an exact version`, `pin one release, e.g. '${n}': '1.22.0'`);
+  }
+  for (const [i, a] of (d.allowConflicts ?? []).entries()) {
+    const f = `allowConflicts[${i}]`;
+    if (!PIP_NAME.test(a?.package ?? '')) report(`${f}.package`, `"${a?.package ?? ''}" is not a Python distribution name`, 'copy the package name from the pip check line');
+    if (!a?.requirement?.trim()) report(`${f}.requirement`, 'is empty', 'copy the requirement as pip check prints it, e.g. "numpy<2"');
+    if (!a?.reason?.trim()) report(`${f}.reason`, 'is empty', 'say why the image still works with this conflict');
   }
 
   for (const [k, v] of Object.entries(d.env ?? {})) {

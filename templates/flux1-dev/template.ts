@@ -33,7 +33,8 @@ export default defineTemplate({
   nodes: [
     node('https://github.com/rgthree/rgthree-comfy', '32142fe476878a354dda6e2d4b5ea98960de3ced'),
     node('https://github.com/kijai/ComfyUI-KJNodes', '3f20054214fec9f9234fd3841ae6f1e4287948f6'),
-    node('https://github.com/city96/ComfyUI-GGUF', 'd2aaeb0f138320cb2b1481d00c79ee63d7cfe81b'),
+    // From 5875c52 on, its requirements no longer pin numpy<2 (which downgraded numpy under nodes that need >= 2).
+    node('https://github.com/city96/ComfyUI-GGUF', '795e45156ece99afbc3efef911e63fcb46e6a20d'),
   ],
   disk: { containerGb: 60, volumeGb: 150 },
 });

@@ -29,4 +29,7 @@ export default defineTemplate({
     node('https://github.com/cubiq/ComfyUI_essentials', '33ff89fd354d8ec3ab6affb605a79a931b445d99'),
     node('https://github.com/Fannovel16/comfyui_controlnet_aux', '1e9eac6377c882da8bb360c7544607036904362c'),
   ],
+  // ComfyUI_essentials' background removal runs rembg, which needs onnxruntime and installs none
+  // itself; the GPU build, so it runs on CUDA (the image check asserts its CUDAExecutionProvider).
+  pip: { 'onnxruntime-gpu': '1.22.0' },
 });

@@ -5,4 +5,5 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
 # clone: ~0.2 min, changes with p=0.1
 RUN git clone --filter=blob:none https://github.com/city96/ComfyUI-GGUF /src/nodes/ComfyUI-GGUF \
- && git -C /src/nodes/ComfyUI-GGUF checkout d2aaeb0f138320cb2b1481d00c79ee63d7cfe81b
+ && git -C /src/nodes/ComfyUI-GGUF checkout 795e45156ece99afbc3efef911e63fcb46e6a20d \
+ && git -C /src/nodes/ComfyUI-GGUF submodule update --init --recursive
