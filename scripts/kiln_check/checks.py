@@ -67,26 +67,26 @@ ARCH = re.compile(r"^(sm|compute)_(\d+)([a-z]?)$")
 
 
 def runs_on(sm: int, archs: list[str]) -> str | None:
-    """The entry of a compiled arch list that runs on compute capability `sm`, or None.
+    """The entry of a compiled arch list that runs best on compute capability `sm`, or None.
 
     CUDA's compatibility rules (CUDA C++ Programming Guide, "Binary
     Compatibility" and "PTX Compatibility"): SASS for X.y runs on X.z for
     z >= y (same major); arch-specific SASS (sm_90a) runs only on its own
-    arch; PTX for N is JIT-compiled on any arch >= N.
+    arch; PTX for N is JIT-compiled on any arch >= N. SASS is preferred
+    (no JIT at first use), the nearest arch first.
     """
+    sass, ptx = [], []
     for a in archs:
         m = ARCH.match(a)
         if not m:
             continue
         kind, n, suffix = m.group(1), int(m.group(2)), m.group(3)
-        if kind == "sm":
-            if suffix and n == sm:
-                return a
-            if not suffix and n // 10 == sm // 10 and n <= sm:
-                return a
-        elif not suffix and n <= sm:
-            return a
-    return None
+        if kind == "sm" and ((suffix and n == sm) or (not suffix and n // 10 == sm // 10 and n <= sm)):
+            sass.append((n, a))
+        elif kind == "compute" and not suffix and n <= sm:
+            ptx.append((n, a))
+    best = max(sass) if sass else max(ptx) if ptx else None
+    return best[1] if best else None
 
 
 def check_torch(entry: dict, ctx: Context) -> Outcome:

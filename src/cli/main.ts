@@ -1,5 +1,6 @@
 import { KilnError } from '../errors.ts';
 import { bake } from './bake.ts';
+import { check } from './check.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
 import { scaffold } from './new.ts';
@@ -8,7 +9,7 @@ import { matrix } from './matrix.ts';
 import { runpod } from './runpod.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake, plan, matrix, tags, runpod, scaffold];
+const COMMANDS: readonly Command[] = [generate, bake, check, plan, matrix, tags, runpod, scaffold];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');

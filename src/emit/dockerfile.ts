@@ -48,8 +48,8 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'check-report': 'copy-from',
 };
 
-/** Stage names of a template Dockerfile with checks (see LayerStage). */
-const STAGE_NAMES = { image: 'kiln-image', checks: 'kiln-checks' } as const;
+/** Stage names of a template Dockerfile with checks (see LayerStage); `kiln check` builds up to `checks`. */
+export const STAGE_NAMES = { image: 'kiln-image', checks: 'kiln-checks' } as const;
 
 /** An isolated handlebars instance: our helpers and partials never leak into (or from) other users. */
 const hb = Handlebars.create();
