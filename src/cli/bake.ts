@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { bakeArgs, checkDocker, runBake, type BakeInvocation } from '../docker/buildx.ts';
 import { bakeModel } from '../emit/bake-file.ts';
+import type { CheckSpec } from '../graph/checks.ts';
 import { buildClosure, selectTargets } from '../graph/select.ts';
 import type { BuildGraph } from '../graph/types.ts';
 import { diffGenerated, writeGenerated } from '../io/output.ts';
@@ -102,5 +103,7 @@ function printPlan(out: (l: string) => void, graph: BuildGraph, targets: readonl
       .map(([n, c]) => `${n}=${'target' in c ? c.target : `./${c.local}`}`)
       .join(', ');
     out(`  ${t.name.padEnd(28)} ${String(t.layers.length).padStart(2)} layers  ~${minutes.toFixed(1).padStart(5)} min cold${deps ? `  <- ${deps}` : ''}`);
+    const spec = t.layers.find((l) => l.kind === 'check-spec')?.params.spec as CheckSpec | undefined;
+    if (spec) out(`  ${''.padEnd(28)} checks: ${spec.checks.map((c) => c.id).join(', ')} (kiln check --list ${t.name})`);
   }
 }
