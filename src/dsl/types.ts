@@ -6,35 +6,37 @@
  */
 
 /** Layer kinds whose cost/volatility can be overridden (see src/graph/layer-kinds.ts). */
-export type LayerKindName =
-  | 'toolchain-apt'
-  | 'apt'
-  | 'venv'
-  | 'pip-tools'
-  | 'torch'
-  | 'xformers'
-  | 'constraints'
-  | 'comfyui'
-  | 'comfyui-reqs'
-  | 'manager'
-  | 'manager-reqs'
-  | 'filebrowser'
-  | 'jupyterlab'
-  | 'sage-clone'
-  | 'flash-clone'
-  | 'sage-build'
-  | 'flash-build'
-  | 'llama-apt'
-  | 'llama-clone'
-  | 'llama-build'
-  | 'kernel-install'
-  | 'llama-copy'
-  | 'node-clone'
-  | 'node-copy'
-  | 'node-reqs'
-  | 'workflows'
-  | 'manifests'
-  | 'runtime';
+export const LAYER_KIND_NAMES = [
+  'toolchain-apt',
+  'apt',
+  'venv',
+  'pip-tools',
+  'torch',
+  'xformers',
+  'constraints',
+  'comfyui',
+  'comfyui-reqs',
+  'manager',
+  'manager-reqs',
+  'filebrowser',
+  'jupyterlab',
+  'sage-clone',
+  'flash-clone',
+  'sage-build',
+  'flash-build',
+  'llama-apt',
+  'llama-clone',
+  'llama-build',
+  'kernel-install',
+  'llama-copy',
+  'node-clone',
+  'node-copy',
+  'node-reqs',
+  'workflows',
+  'manifests',
+  'runtime',
+] as const;
+export type LayerKindName = (typeof LAYER_KIND_NAMES)[number];
 
 /** Override of the cache model for one layer kind. */
 export interface LayerTuning {
