@@ -16,10 +16,10 @@ export function closest(word: string, candidates: Iterable<string>): string | nu
   return best && best.cost <= Math.max(1, Math.floor(word.length / 3)) ? best.name : null;
 }
 
-/** ' (did you mean "x"?)' or ''. */
-export function didYouMean(word: string, candidates: Iterable<string>, quote = '"'): string {
+/** ' (did you mean "x"?)' or ''; `show` writes the candidate (e.g. as a flag: `--x`). */
+export function didYouMean(word: string, candidates: Iterable<string>, show: (c: string) => string = (c) => `"${c}"`): string {
   const c = closest(word, candidates);
-  return c === null ? '' : ` (did you mean ${quote}${c}${quote}?)`;
+  return c === null ? '' : ` (did you mean ${show(c)}?)`;
 }
 
 /** Edit distance counting a swap of neighbours as one edit (optimal string alignment). */

@@ -46,8 +46,13 @@ export interface Project {
   readonly runtime: readonly FileDigest[];
 }
 
+export interface LoadOptions {
+  /** Notes on what the loader skipped and why (KILN_DEBUG=1). @default none */
+  readonly debug?: (line: string) => void;
+}
+
 /** Load base/*.ts and templates/<name>/template.ts under `root`. */
-export async function loadProject(root: string): Promise<Project> {
+export async function loadProject(root: string, options: LoadOptions = {}): Promise<Project> {
   const bases: Located<BaseDefinition>[] = [];
   const gpus: Located<GpuDefinition>[] = [];
   for (const name of listDir(join(root, 'base')).filter((f) => f.endsWith('.ts'))) {
@@ -59,6 +64,11 @@ export async function loadProject(root: string): Promise<Project> {
   }
   const templates: TemplateSource[] = [];
   for (const folder of listDir(join(root, 'templates'))) {
+    // A README.md, an editor's or Finder's droppings (.DS_Store) or a hidden folder is not a template.
+    if (folder.startsWith('.') || !statSync(join(root, 'templates', folder)).isDirectory()) {
+      options.debug?.(`templates/${folder}: not a template folder, ignored`);
+      continue;
+    }
     const file = join('templates', folder, 'template.ts');
     if (!existsSync(join(root, file))) {
       throw new KilnError(`templates/${folder}/: no template.ts. Every template folder needs one (scaffold with \`kiln new ${folder}\`).`);
