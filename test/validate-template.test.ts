@@ -72,6 +72,11 @@ const cases: BadInput[] = [
     ...T, field: 'ports[0].prot', says: /did you mean "protocol"/,
   },
   { title: 'disk sizes in the wrong case', project: () => project({ templates: [template({ disk: { containerGB: 40, volumeGb: 100 } as never })] }), ...T, field: 'disk.containerGB', says: /did you mean "containerGb"/ },
+  {
+    title: 'a template without a name is called "(no name)", not "undefined"',
+    project: () => ({ ...project(), templates: [{ ...project().templates[0]!, def: template({ name: undefined } as never) }] }),
+    ...T, definition: 'template (no name)', field: 'name', says: /is missing/, never: /undefined/,
+  },
   { title: 'a template without a description', project: () => project({ templates: [template({ description: undefined } as never)] }), ...T, field: 'description', says: /is missing/ },
   { title: 'an attention backend that does not exist', project: () => project({ templates: [template({ attention: 'xformers' } as never)] }), ...T, field: 'attention', says: /sage, flash, pytorch/ },
   {

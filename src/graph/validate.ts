@@ -14,7 +14,7 @@ import { nodeTargetName } from './stages.ts';
 import { checkBase } from './validate/base.ts';
 import { checkCudaImages } from './validate/cuda.ts';
 import { checkGpu } from './validate/gpu.ts';
-import { reporter } from './validate/report.ts';
+import { label, reporter } from './validate/report.ts';
 import { checkTemplate } from './validate/template.ts';
 import { checkWorkflows } from './validate/workflows.ts';
 
@@ -40,7 +40,7 @@ export function validateProject(project: Project): void {
     checkGpu(g, problems);
     const prev = gpus.get(g.def.name);
     if (prev) {
-      reporter(problems, g.file, `gpu "${g.def.name}"`)('name', `a GPU "${g.def.name}" is already defined in ${prev.file}`, 'give every GPU profile a unique name (one file per GPU under base/)');
+      reporter(problems, g.file, label('gpu', g.def))('name', `a GPU "${g.def.name}" is already defined in ${prev.file}`, 'give every GPU profile a unique name (one file per GPU under base/)');
     } else gpus.set(g.def.name, g);
   }
   const templateNames = new Map<string, string>();
@@ -49,7 +49,7 @@ export function validateProject(project: Project): void {
     checkWorkflows(t, problems);
     const prev = templateNames.get(t.def.name);
     if (prev) {
-      reporter(problems, t.file, `template "${t.def.name}"`)('name', `the name is also used by ${prev}`, 'rename one of the templates');
+      reporter(problems, t.file, label('template', t.def))('name', `the name is also used by ${prev}`, 'rename one of the templates');
     }
     templateNames.set(t.def.name, t.file);
   }
@@ -93,7 +93,7 @@ function checkNodeTargets(project: Project, out: DefinitionProblem[]): void {
       const target = nodeTargetName(n);
       const prev = owners.get(target);
       if (prev && prev.repo !== n.repo) {
-        reporter(out, t.file, `template "${t.def.name}"`)(
+        reporter(out, t.file, label('template', t.def))(
           `nodes[${i}].name`,
           `"${n.name}" (${n.repo}) and ${prev.where} (${prev.repo}) would share the bake target ${target}`,
           'give one of them another folder name: node(repo, commit, { name: "..." })',

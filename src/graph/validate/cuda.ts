@@ -11,7 +11,7 @@ import { indexCuda } from '../../facts/torch.ts';
 import { CUDA_IMAGE_TAGS, CUDA_REPOSITORIES, cudaVersionsWith, newestPatch, nvccFlavours, parseFlavour, type ParsedFlavour } from '../../facts/cuda-images.ts';
 import { enabledFeatures } from '../template-target.ts';
 
-import { reporter, shown } from './report.ts';
+import { label, reporter, shown } from './report.ts';
 
 /** Features whose targets run nvcc on the CUDA image (the kernel builders and llama.cpp). */
 const COMPILED = ['sage', 'flash', 'llama'] as const;
@@ -36,7 +36,7 @@ export function checkCudaImages(
     );
   }
   for (const g of gpus) {
-    const report = reporter(out, g.file, `gpu "${g.def.name}"`);
+    const report = reporter(out, g.file, label('gpu', g.def));
     const cuda = g.def.cuda;
     if (cuda === undefined) continue; // reported as missing by the strict check
     if (typeof cuda !== 'string' || !semver.valid(cuda)) {

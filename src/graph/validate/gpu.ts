@@ -6,7 +6,7 @@ import type { GpuDefinition } from '../../dsl/types.ts';
 import type { DefinitionProblem } from '../../errors.ts';
 import { indexCuda, XFORMERS_TORCH } from '../../facts/torch.ts';
 import { NAME_PATTERN, reservedName } from '../names.ts';
-import { checkHttps, given, reporter, shown, type Report } from './report.ts';
+import { checkHttps, given, label, reporter, shown, type Report } from './report.ts';
 import { checkShape } from './strict.ts';
 import { checkExact } from './versions.ts';
 
@@ -32,7 +32,7 @@ export function checkPinned(report: Report, field: string, pin: { repo?: unknown
 
 export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): void {
   const d = g.def;
-  const report = reporter(out, g.file, `gpu "${d.name}"`);
+  const report = reporter(out, g.file, label('gpu', d));
   checkShape(d, GPU_SHAPE, report, { path: '', owner: 'defineGpu', stamped: ['kind'] });
   if (given(d.name)) {
     if (!NAME_PATTERN.test(d.name)) report('name', `"${d.name}" is not a lowercase name`, 'use letters and digits, e.g. "rtx5090"');

@@ -24,3 +24,8 @@ export function checkHttps(report: Report, field: string, v: unknown, what: stri
     report(field, `${shown(v)} is not an https URL`, `use the https URL of ${what}`);
   }
 }
+
+/** How messages name a definition: `gpu "rtx5090"`, `template "sd15-basic"` (or "(no name)" when name is missing). */
+export function label(kind: 'gpu' | 'template', def: { readonly name?: unknown }): string {
+  return typeof def.name === 'string' ? `${kind} "${def.name}"` : `${kind} (no name)`;
+}

@@ -8,14 +8,14 @@ import { NAME_PATTERN, reservedName } from '../names.ts';
 import { checkEnv, checkPorts } from './env.ts';
 import { checkPinned } from './gpu.ts';
 import { checkModels } from './models.ts';
-import { given, reporter, shown } from './report.ts';
+import { given, label, reporter, shown } from './report.ts';
 import { checkHelperItem, checkShape } from './strict.ts';
 
 const ATTENTION = ['sage', 'flash', 'pytorch'] as const;
 
 export function checkTemplate(t: TemplateSource, gpus: ReadonlyMap<string, Located<GpuDefinition>>, out: DefinitionProblem[]): void {
   const d = t.def;
-  const report = reporter(out, t.file, `template "${d.name}"`);
+  const report = reporter(out, t.file, label('template', d));
   checkShape(d, TEMPLATE_SHAPE, report, { path: '', owner: 'defineTemplate', stamped: ['kind'] });
   if (given(d.name)) {
     const reserved = reservedName(d.name);

@@ -6,13 +6,13 @@
  */
 import type { TemplateSource } from '../../dsl/load.ts';
 import type { DefinitionProblem } from '../../errors.ts';
-import { reporter } from './report.ts';
+import { label, reporter } from './report.ts';
 
 const RESAVE = 'open it in ComfyUI and save it again (Workflow > Save, or Export; not Export (API)), then replace this file';
 
 export function checkWorkflows(t: TemplateSource, out: DefinitionProblem[]): void {
   for (const w of t.workflows) {
-    const report = reporter(out, `templates/${t.folder}/workflows/${w.path}`, `template "${t.def.name}"`);
+    const report = reporter(out, `templates/${t.folder}/workflows/${w.path}`, label('template', t.def));
     const { format, issues } = w.workflow;
     if (format === 'api') {
       report(
