@@ -5,6 +5,7 @@ import test from 'ava';
 import { civitai, defineGpu, hf, node, url } from '../src/dsl/index.ts';
 import { workflowFile } from '../src/dsl/load.ts';
 import { ValidationError } from '../src/errors.ts';
+import { PORT_VARIABLES } from '../src/graph/stages.ts';
 import { MODEL_FILE_NAME } from '../src/graph/validate/models.ts';
 import { Testing } from '../src/testing.ts';
 import { badInputs, type BadInput } from './helpers/bad-input.ts';
@@ -71,6 +72,7 @@ const cases: BadInput[] = [
     project: () => project({ templates: [template({ ports: [{ port: 7860, prot: 'http', name: 'gradio' } as never] })] }),
     ...T, field: 'ports[0].prot', says: /did you mean "protocol"/,
   },
+  { title: 'a port given as a bare number', project: () => project({ templates: [template({ ports: [7860 as never] })] }), ...T, field: 'ports[0]', says: /must be an object[\s\S]*port, protocol, name/ },
   { title: 'disk sizes in the wrong case', project: () => project({ templates: [template({ disk: { containerGB: 40, volumeGb: 100 } as never })] }), ...T, field: 'disk.containerGB', says: /did you mean "containerGb"/ },
   {
     title: 'a template without a name is called "(no name)", not "undefined"',
@@ -241,6 +243,11 @@ test('model file names: Kiln accepts exactly what the in-image fetcher accepts (
   const m = /^SEGMENT_RE = re\.compile\(r"(.+)"\)$/m.exec(py);
   t.truthy(m, 'SEGMENT_RE is defined in fetch_models.py');
   t.is(MODEL_FILE_NAME.source, m?.[1] ?? "(not found)");
+});
+
+test('the port variables and defaults the port rules use are the ones start.sh reads', (t) => {
+  const sh = readFileSync(join(repoRoot, 'scripts/start.sh'), 'utf8');
+  for (const [name, { port }] of Object.entries(PORT_VARIABLES)) t.regex(sh, new RegExp(`^${name}="\\$\\{${name}:-${port}\\}"$`, 'm'), name);
 });
 
 test('all problems of one template come at once, each once', (t) => {

@@ -298,6 +298,11 @@ const cases: BadInput[] = [
     project: () => project({ base: defineBase({ ...common, imageFlavor: 'cudnn-devel-ubuntu25.04' }) }),
     file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /cudnn-devel-ubuntu24\.04/,
   },
+  {
+    title: 'a missing sm is reported once, not as NaN arch lists',
+    project: () => project({ gpus: [rtx4090, gpu5090({ sm: undefined } as never)] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'sm', says: /is missing[\s\S]*sm: 120/,
+  },
   // --- GPU names ---
   {
     title: 'a GPU named like a stage',
@@ -334,4 +339,10 @@ test('an explicit opt-in allows an unpinned model', (t) => {
   t.notThrows(() =>
     Testing.graph(project({ templates: [template({ allowUnpinnedModels: true, models: [civitai(62833, { into: 'loras' })] })] })),
   );
+});
+
+test('a GPU without sm gets one problem, no arch checks against "NaN"', (t) => {
+  const err = t.throws(() => resolveGraph(project({ gpus: [rtx4090, gpu5090({ sm: undefined } as never)] })), { instanceOf: ValidationError });
+  t.deepEqual(err!.problems.filter((p) => p.file === 'base/rtx5090.ts').map((p) => p.field), ['sm']);
+  t.notRegex(err!.message, /NaN/);
 });

@@ -36,12 +36,17 @@ export interface MainIO {
   readonly env: NodeJS.ProcessEnv;
 }
 
+let pipeGuarded = false;
+
 /** CLI entry: returns the exit code. The project is found from `cwd` upwards. */
 export async function main(argv: string[], io: Partial<MainIO> = {}): Promise<number> {
-  // `kiln plan | head` closes the pipe early; that is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
+  if (!io.out && !pipeGuarded) {
+    pipeGuarded = true;
+    // `kiln plan | head` closes the pipe early; that is not an error.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
   const cwd = io.cwd ?? process.cwd();
   const env = io.env ?? process.env;
   const out = io.out ?? ((l: string) => void process.stdout.write(`${l}\n`));

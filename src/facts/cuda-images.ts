@@ -85,7 +85,8 @@ export interface ParsedFlavour {
 }
 
 /** "cudnn-devel-ubuntu24.04" -> { flavour: 'cudnn-devel', os: 'ubuntu24.04', nvcc: true }; null when unknown. */
-export function parseFlavour(imageFlavor: string): ParsedFlavour | null {
+export function parseFlavour(imageFlavor: unknown): ParsedFlavour | null {
+  if (typeof imageFlavor !== 'string') return null;
   // Longest flavour first: "cudnn-devel" before "devel".
   const names = (Object.keys(CUDA_FLAVOURS) as CudaFlavour[]).sort((a, b) => b.length - a.length);
   const flavour = names.find((f) => imageFlavor.startsWith(`${f}-`));

@@ -39,9 +39,8 @@ export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): v
     const reserved = reservedName(d.name);
     if (reserved) report('name', `"${d.name}" ${reserved}`, 'name the GPU after the card, e.g. "rtx5090"');
   }
-  if (d.sm !== undefined && (!Number.isInteger(d.sm) || d.sm < 50 || d.sm > 200)) {
-    report('sm', `${shown(d.sm)} is not a compute capability`, 'write the integer form: 89 for sm_89, 120 for sm_120');
-  }
+  const smOk = Number.isInteger(d.sm) && d.sm >= 50 && d.sm <= 200;
+  if (d.sm !== undefined && !smOk) report('sm', `${shown(d.sm)} is not a compute capability`, 'write the integer form: 89 for sm_89, 120 for sm_120');
   const arch = smToArch(d.sm);
   // The format and the image tag of `cuda` are checked with the base's flavour (cuda.ts).
   const cuda = typeof d.cuda === 'string' ? semver.parse(d.cuda) : null;
@@ -55,7 +54,8 @@ export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): v
 
   // SageAttention: exactly the GPU's arch; 9.0 next to 12.0 breaks ptxas (thu-ml/SageAttention#291).
   checkPinned(report, 'sage', d.sage);
-  if (d.sage?.torchCudaArchList !== undefined) {
+  // The arch values are checked against sm, so only when sm is sound.
+  if (smOk && d.sage?.torchCudaArchList !== undefined) {
     const sageArchs = String(d.sage.torchCudaArchList).split(/[;\s]+/).filter(Boolean);
     if (sageArchs.length !== 1 || sageArchs[0] !== arch) {
       report('sage.torchCudaArchList', `"${d.sage.torchCudaArchList}" must be exactly this GPU's arch "${arch}" (one arch per build; never 9.0 with 12.0)`, `set torchCudaArchList: '${arch}'`);
@@ -66,7 +66,7 @@ export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): v
   if (d.flash) {
     checkHttps(report, 'flash.repo', d.flash.repo, 'the FlashAttention repository, e.g. https://github.com/Dao-AILab/flash-attention');
     const flashWant = d.sm >= 100 ? String(d.sm) : d.sm >= 80 ? '80' : null;
-    if (d.flash.cudaArchs !== undefined && d.flash.cudaArchs !== flashWant) {
+    if (smOk && d.flash.cudaArchs !== undefined && d.flash.cudaArchs !== flashWant) {
       report('flash.cudaArchs', `${shown(d.flash.cudaArchs)} is not FlashAttention's arch for sm_${d.sm}`, flashWant ? `set cudaArchs: '${flashWant}'` : 'FlashAttention 2 needs sm_80 or newer');
     }
     const tag = /^v(\d+\.\d+\.\d+)(\.post\d+)?$/.exec(String(d.flash.tag ?? ''));
@@ -80,7 +80,7 @@ export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): v
   // llama.cpp: CMAKE_CUDA_ARCHITECTURES is the integer form; tags are b<number>.
   if (d.llama) {
     checkHttps(report, 'llama.repo', d.llama.repo, 'the llama.cpp repository, e.g. https://github.com/ggml-org/llama.cpp');
-    if (d.llama.cudaArchitectures !== undefined && d.llama.cudaArchitectures !== String(d.sm)) {
+    if (smOk && d.llama.cudaArchitectures !== undefined && d.llama.cudaArchitectures !== String(d.sm)) {
       report('llama.cudaArchitectures', `${shown(d.llama.cudaArchitectures)} is not this GPU's arch`, `set cudaArchitectures: '${d.sm}'`);
     }
     if (d.llama.tag !== undefined && !/^b\d+$/.test(String(d.llama.tag))) {

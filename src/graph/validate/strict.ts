@@ -44,7 +44,12 @@ export function checkShape(value: unknown, shape: Shape, report: Report, ctx: Sh
     }
     if (field.each) {
       if (!Array.isArray(v)) report(at, `must be a list, got ${JSON.stringify(v)}`, `write ${key}: [ ... ]`);
-      else for (const [i, item] of v.entries()) checkShape(item, field.each, report, { path: `${at}[${i}].`, owner: `each of ${key}` });
+      else {
+        for (const [i, item] of v.entries()) {
+          if (!isPlainObject(item)) report(`${at}[${i}]`, `must be an object, got ${JSON.stringify(item)}`, `write { ${Object.keys(field.each).join(', ')} }`);
+          else checkShape(item, field.each, report, { path: `${at}[${i}].`, owner: `each of ${key}` });
+        }
+      }
     }
   }
 }
