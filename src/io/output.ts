@@ -14,7 +14,7 @@ const BAKE_FILE = `${OUTPUT_DIR}/docker-bake.hcl`;
  * Make bake/ hold exactly `files`, so that a kill between any two system
  * calls leaves a usable bake/:
  *
- * 1. the whole new tree is written into a staging dir beside bake/;
+ * 1. the files that change are written into a staging dir beside bake/;
  * 2. each new or changed file is renamed into bake/: rename(2) replaces one
  *    file atomically, so every file is always a whole old or a whole new
  *    version, and bake/ itself is never absent (swapping whole directories
@@ -28,18 +28,19 @@ const BAKE_FILE = `${OUTPUT_DIR}/docker-bake.hcl`;
  */
 export function writeGenerated(root: string, files: ReadonlyMap<string, string>): void {
   removeStaleStaging(root);
+  for (const path of files.keys()) if (!path.startsWith(`${OUTPUT_DIR}/`)) throw new Error(`refusing to write outside ${OUTPUT_DIR}/: ${path}`);
+  const drift = diffGenerated(root, files);
+  const replace = [...drift.missing, ...drift.changed].sort((a, b) => Number(a === BAKE_FILE) - Number(b === BAKE_FILE));
+  if (replace.length === 0 && drift.extra.length === 0) return;
   const step = killSwitch();
   const staging = mkdtempSync(join(root, `${STAGING_PREFIX}${process.pid}-`));
   try {
-    for (const [path, content] of files) {
-      if (!path.startsWith(`${OUTPUT_DIR}/`)) throw new Error(`refusing to write outside ${OUTPUT_DIR}/: ${path}`);
-      const dest = join(staging, path);
-      mkdirSync(dirname(dest), { recursive: true });
-      writeFileSync(dest, content);
+    // Only what changes is staged: an unchanged bake/ is not written at all.
+    for (const path of replace) {
+      mkdirSync(dirname(join(staging, path)), { recursive: true });
+      writeFileSync(join(staging, path), files.get(path)!);
     }
     step();
-    const drift = diffGenerated(root, files);
-    const replace = [...drift.missing, ...drift.changed].sort((a, b) => Number(a === BAKE_FILE) - Number(b === BAKE_FILE));
     for (const path of replace) {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       step();
@@ -49,7 +50,6 @@ export function writeGenerated(root: string, files: ReadonlyMap<string, string>)
       step();
       unlinkSync(join(root, path));
     }
-    mkdirSync(join(root, OUTPUT_DIR), { recursive: true });
     removeEmptyDirs(join(root, OUTPUT_DIR));
     step();
   } finally {
