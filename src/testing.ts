@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FileDigest, Project, TemplateSource } from './dsl/load.ts';
+import type { FileDigest, Project, TemplateSource, WorkflowFile } from './dsl/load.ts';
 import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './dsl/types.ts';
 import { synth } from './emit/synth.ts';
 import { resolveGraph } from './graph/resolve.ts';
@@ -15,8 +15,8 @@ export interface TestProjectOptions {
   readonly base: BaseDefinition;
   readonly gpus: readonly GpuDefinition[];
   readonly templates: readonly TemplateDefinition[];
-  /** Workflow files per template name. @default none */
-  readonly workflows?: Readonly<Record<string, readonly FileDigest[]>>;
+  /** Workflow files per template name (make them with workflowFile(path, text)). @default none */
+  readonly workflows?: Readonly<Record<string, readonly WorkflowFile[]>>;
   /** Runtime scripts digests. @default one fake start.sh */
   readonly runtime?: readonly FileDigest[];
 }

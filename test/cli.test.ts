@@ -118,28 +118,39 @@ test('bake --gpu narrows to one target; --push keeps the registry cache export',
   t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --push sd15-basic-rtx5090\n/);
 });
 
-test('bake without docker: says what is missing, prints the command, exits non-zero', async (t) => {
+test('bake without docker: says what is missing and how to get an engine (also offline), prints the command, exits non-zero', async (t) => {
   const r = await kiln(repoRoot, ['bake', 'sd15-basic'], noDocker);
   t.is(r.exitCode, 3);
-  t.regex(r.stderr, /cannot build: missing the docker CLI/);
+  t.regex(r.stderr, /cannot build:\n  missing the docker CLI \(not found on PATH\), so also the buildx plugin and an engine\n    fix: install Docker/);
+  // The offline way names the CUDA images this selection starts from.
+  t.regex(r.stderr, /offline .*tools\/engine\.sh up && eval "\$\(tools\/engine\.sh env\)" && tools\/stub-world\/build\.sh nvidia\/cuda:12\.8\.1-cudnn-devel-ubuntu24\.04`/);
+  t.regex(r.stderr, /tools\/stub-world\/README\.md/);
   t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
 });
 
-/** A PATH whose `docker` answers `buildx version` with `versionLine` (exit 0) or fails (exit 1 when null). */
-function fakeDocker(t: { teardown(fn: () => void): void }, versionLine: string | null): Record<string, string> {
+/**
+ * A PATH whose `docker` answers `buildx version` with `versionLine` (exit 0) or fails (exit 1 when null),
+ * and `info` (the engine check) with exit 1 unless `engine`.
+ */
+function fakeDocker(t: { teardown(fn: () => void): void }, versionLine: string | null, engine = false): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-fake-docker-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const body = versionLine === null ? 'echo "docker: \'buildx\' is not a docker command." >&2; exit 1' : `echo '${versionLine}'; exit 0`;
-  writeFileSync(join(dir, 'docker'), `#!/bin/sh\n[ "$1 $2" = "buildx version" ] && { ${body}; }\necho "fake docker: unexpected $*" >&2; exit 99\n`, { mode: 0o755 });
+  const info = engine ? 'echo 26.1.5; exit 0' : 'echo "Cannot connect to the Docker daemon" >&2; exit 1';
+  writeFileSync(
+    join(dir, 'docker'),
+    `#!/bin/sh\n[ "$1 $2" = "buildx version" ] && { ${body}; }\n[ "$1" = "info" ] && { ${info}; }\necho "fake docker: unexpected $*" >&2; exit 99\n`,
+    { mode: 0o755 },
+  );
   return { PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin` };
 }
 
 test('bake with buildx older than 0.13 (checked with semver): names the version found, prints the command, exits non-zero', async (t) => {
-  const r = await kiln(repoRoot, ['bake', 'sd15-basic'], fakeDocker(t, 'github.com/docker/buildx v0.12.1 30feaa1'));
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic'], fakeDocker(t, 'github.com/docker/buildx v0.12.1 30feaa1', true));
   t.is(r.exitCode, 3, r.stderr);
-  t.regex(r.stderr, /cannot build: missing buildx >= 0\.13\.0 \(found 0\.12\.1\)/);
+  t.regex(r.stderr, /missing buildx >= 0\.13\.0 \(found 0\.12\.1\)\n    fix: upgrade docker-buildx/);
+  t.notRegex(r.stderr, /Docker engine/, 'the engine answers, so it is not reported');
   t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
-  t.notRegex(r.stderr, /fake docker: unexpected/, 'nothing but the version check ran');
   const ok = await kiln(repoRoot, ['bake', 'sd15-basic', '--dry-run'], fakeDocker(t, 'github.com/docker/buildx v0.13.1+ds1'));
   t.is(ok.exitCode, 0, ok.stderr);
   // 0.13.1+ds1 (Debian's spelling) passes the version gate; the next check is the engine, which this fake lacks.
@@ -147,15 +158,33 @@ test('bake with buildx older than 0.13 (checked with semver): names the version 
   t.notRegex(ok.stdout, /buildx >=/);
 });
 
-test('bake when the buildx plugin is missing: says so and how to install it', async (t) => {
+test('bake with neither the buildx plugin nor an engine: names both, each with its fix', async (t) => {
   const r = await kiln(repoRoot, ['bake', 'sd15-basic'], fakeDocker(t, null));
   t.is(r.exitCode, 3, r.stderr);
-  t.regex(r.stderr, /missing the docker buildx plugin/);
-  t.regex(r.stderr, /docker-buildx \(>= 0\.13\)/);
+  t.regex(r.stderr, /missing the docker buildx plugin .*\n    fix: install docker-buildx \(>= 0\.13\)/);
+  t.regex(r.stderr, /missing a Docker engine \(the default socket does not answer\)\n    fix: start dockerd/);
+  t.notRegex(r.stderr, /fake docker: unexpected/);
 });
 
-test('bake --print without docker shows Kiln\'s rendering of the plan', async (t) => {
-  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print'], noDocker);
+test('bake without buildx writes nothing, even when bake/ is stale; --print neither', async (t) => {
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  addNode(repo.root);
+  const before = digestDir(join(repo.root, 'bake'));
+  const env = fakeDocker(t, null);
+  const r = await kiln(repo.root, ['bake', 'sd15-basic'], env);
+  t.is(r.exitCode, 3, r.stderr);
+  // addNode touches the bake file, both sd15-basic Dockerfiles and the nodes lock.
+  t.regex(r.stderr, /note: bake\/ is stale \(4 files\); a real build regenerates it first/);
+  t.deepEqual(digestDir(join(repo.root, 'bake')), before);
+  const p = await kiln(repo.root, ['bake', 'sd15-basic', '--print'], env);
+  t.is(p.exitCode, 0, p.stderr);
+  t.deepEqual(digestDir(join(repo.root, 'bake')), before);
+  t.is((await kiln(repo.root, ['generate', '--check'])).exitCode, 1, 'still stale: nothing regenerated it');
+});
+
+test('bake --print without docker shows what the real command would print: its cache-to override applied, variables resolved', async (t) => {
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print'], { ...noDocker, REGISTRY: 'ghcr.io/me' });
   t.is(r.exitCode, 0, r.stderr);
   const printed = JSON.parse(r.stdout);
   t.deepEqual(printed.group.default.targets, ['sd15-basic-rtx4090']);
@@ -167,7 +196,13 @@ test('bake --print without docker shows Kiln\'s rendering of the plan', async (t
     'sd15-basic-rtx4090',
     'torch-rtx4090',
   ]);
-  t.regex(r.stderr, /buildx is not usable/);
+  // The real command passes --set '*.cache-to=' when not pushing: no target exports a cache.
+  t.false(Object.values(printed.target).some((x) => 'cache-to' in (x as object)));
+  t.deepEqual(printed.target['sd15-basic-rtx4090'].tags, ['ghcr.io/me/sd15-basic:rtx4090-dev']);
+  t.regex(r.stderr, /buildx is not usable, so this is Kiln's rendering of what `docker buildx bake -f bake\/docker-bake\.hcl --print --set '\*\.cache-to=' sd15-basic-rtx4090` would print/);
+  const push = JSON.parse((await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print', '--push'], noDocker)).stdout);
+  t.deepEqual(push.target['sd15-basic-rtx4090']['cache-to'], ['type=registry,ref=kiln/kiln-cache:sd15-basic-rtx4090,mode=max']);
+  t.deepEqual(push.target['sd15-basic-rtx4090'].output, ['type=image,push=true']);
 });
 
 test('unknown template and unknown command are clear errors', async (t) => {

@@ -4,22 +4,13 @@ import type { GpuOptions } from '../src/dsl/types.ts';
 import { ValidationError } from '../src/errors.ts';
 import { resolveGraph } from '../src/graph/resolve.ts';
 import { Testing } from '../src/testing.ts';
+import { badInputs, type BadInput } from './helpers/bad-input.ts';
 import { common, project, rtx4090, rtx5090, SHA_A, template } from './helpers/fixtures.ts';
 
 const gpu5090 = (o: Partial<GpuOptions>) => defineGpu({ ...rtx5090, ...o });
 const gpu4090 = (o: Partial<GpuOptions>) => defineGpu({ ...rtx4090, ...o });
 
-interface Case {
-  readonly title: string;
-  readonly project: () => ReturnType<typeof project>;
-  readonly file: string;
-  readonly definition: string;
-  readonly field: string;
-  /** A phrase the problem or fix must contain. */
-  readonly says: RegExp;
-}
-
-const cases: Case[] = [
+const cases: BadInput[] = [
   {
     title: 'sm_120 on CUDA 12.6',
     project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '12.6.3' })] }),
@@ -197,21 +188,140 @@ const cases: Case[] = [
     project: () => project({ templates: [template({ ports: [{ port: 8188, protocol: 'http', name: 'x' }] })] }),
     file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'ports[0].port', says: /already used/,
   },
+  // --- Exact versions: one version, never a range (semver) ---
+  {
+    title: 'torch as a range renders `torch==>=2.7.1`',
+    project: () => project({ gpus: [rtx4090, gpu5090({ torch: { ...rtx5090.torch, torch: '>=2.7.1' } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'torch.torch', says: /is a range[\s\S]*torch: '2\.7\.1'/,
+  },
+  {
+    title: 'torch as an either-or range',
+    project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, torch: '2.7.1 || 2.8.0' } }), rtx5090] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.torch', says: /"2\.7\.1 \|\| 2\.8\.0" is a range/,
+  },
+  {
+    title: 'torchvision as a range',
+    project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, torchvision: '>=0.22' } }), rtx5090] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.torchvision', says: /torchvision: '0\.22\.0'/,
+  },
+  {
+    title: 'xformers as a wildcard',
+    project: () => project({ gpus: [gpu4090({ torch: { ...rtx4090.torch, xformers: '0.0.x' } }), rtx5090] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'torch.xformers', says: /is a range/,
+  },
+  {
+    title: 'a pip tool as a range',
+    project: () => project({ base: defineBase({ ...common, pipTools: { ...common.pipTools, pip: '>=25' } }) }),
+    file: 'base/common.ts', definition: 'base', field: 'pipTools.pip', says: /pip: '25\.0\.0'/,
+  },
+  // --- Repositories: present and https ---
+  {
+    title: 'FlashAttention without a repo (would clone "undefined")',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { tag: 'v2.8.3', cudaArchs: '120' } as never })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.repo', says: /is missing[\s\S]*flash-attention/, never: /undefined/,
+  },
+  {
+    title: 'llama.cpp without a repo',
+    project: () => project({ gpus: [gpu4090({ llama: { tag: 'b8508', cudaArchitectures: '89' } as never }), rtx5090] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'llama.repo', says: /is missing[\s\S]*llama\.cpp/, never: /undefined/,
+  },
+  {
+    title: 'FlashAttention from plain http',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { ...rtx5090.flash, repo: 'http://github.com/Dao-AILab/flash-attention' } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.repo', says: /not an https URL/,
+  },
+  {
+    title: 'llama.cpp from plain http',
+    project: () => project({ gpus: [rtx4090, gpu5090({ llama: { ...rtx5090.llama, repo: 'http://github.com/ggml-org/llama.cpp' } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'llama.repo', says: /not an https URL/,
+  },
+  {
+    title: 'a missing FlashAttention tag is called missing, not "undefined"',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { repo: rtx5090.flash.repo, cudaArchs: '120' } as never })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.tag', says: /is missing[\s\S]*tag: 'v2\.8\.3'/, never: /undefined/,
+  },
+  // --- Strict fields: unknown ones get a did-you-mean, missing ones an example ---
+  {
+    title: 'a misspelt torch pin (torhc)',
+    project: () => project({ gpus: [rtx4090, gpu5090({ torch: { ...rtx5090.torch, torhc: '2.7.1' } as never })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'torch.torhc', says: /did you mean "torch"/,
+  },
+  {
+    title: 'an unknown GPU field',
+    project: () => project({ gpus: [rtx4090, gpu5090({ cudaVersion: '12.8.1' } as never)] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cudaVersion', says: /did you mean "cuda"/,
+  },
+  {
+    title: 'a compile budget in the wrong case (maxjobs)',
+    project: () => project({ gpus: [rtx4090, gpu5090({ compile: { maxjobs: 2 } as never })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'compile.maxjobs', says: /did you mean "maxJobs"/,
+  },
+  {
+    title: 'a layers override of an unknown layer kind',
+    project: () => project({ gpus: [rtx4090, gpu5090({ layers: { 'sage-bulid': { cost: 9 } } as never })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'layers.sage-bulid', says: /did you mean "sage-build"/,
+  },
+  {
+    title: 'an unknown base field',
+    project: () => project({ base: defineBase({ ...common, pythonVersion: '3.12' } as never) }),
+    file: 'base/common.ts', definition: 'base', field: 'pythonVersion', says: /did you mean "python"/,
+  },
+  {
+    title: 'a base without its ComfyUI pin',
+    project: () => project({ base: defineBase({ ...common, comfyui: undefined } as never) }),
+    file: 'base/common.ts', definition: 'base', field: 'comfyui', says: /is missing[\s\S]*comfyanonymous\/ComfyUI/,
+  },
+  // --- CUDA images: a published nvidia/cuda tag, one CUDA per image, nvcc where kernels compile ---
+  {
+    title: "cuda '12.8' (no such nvidia/cuda tag)",
+    project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '12.8' })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /set cuda: '12\.8\.1'/,
+  },
+  {
+    title: 'a CUDA update published without cuDNN images (12.8.2)',
+    project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '12.8.2' })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /12\.8\.2 has only: base, runtime, devel[\s\S]*cuda: '12\.8\.1'/,
+  },
+  {
+    title: 'CUDA 13.0.0 under a cu128 torch index',
+    project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '13.0.0' })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'torch.index', says: /CUDA 12\.8, but this GPU's image has CUDA 13\.0\.0[\s\S]*cu130[\s\S]*cuda: '12\.8\.1'/,
+  },
+  {
+    title: 'a runtime flavour (no nvcc) under templates that compile kernels',
+    project: () =>
+      project({ base: defineBase({ ...common, imageFlavor: 'cudnn-runtime-ubuntu24.04' }), templates: [template({ features: { sage: true } })] }),
+    file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /no nvcc[\s\S]*template "demo" \(sage\)[\s\S]*cudnn-devel-ubuntu24\.04/,
+  },
+  {
+    title: 'an image flavour nvidia/cuda does not publish',
+    project: () => project({ base: defineBase({ ...common, imageFlavor: 'cudnn-devel-ubuntu25.04' }) }),
+    file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /cudnn-devel-ubuntu24\.04/,
+  },
+  {
+    title: 'a missing sm is reported once, not as NaN arch lists',
+    project: () => project({ gpus: [rtx4090, gpu5090({ sm: undefined } as never)] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'sm', says: /is missing[\s\S]*sm: 120/,
+  },
+  // --- GPU names ---
+  {
+    title: 'a GPU named like a stage',
+    project: () => project({ gpus: [rtx4090, rtx5090, defineGpu({ ...rtx5090, name: 'torch' })] }),
+    file: 'base/torch.ts', definition: 'gpu "torch"', field: 'name', says: /is a stage/,
+  },
+  {
+    title: "a GPU whose stage would take another's name (base-common)",
+    project: () => project({ gpus: [rtx4090, rtx5090, defineGpu({ ...rtx5090, name: 'common-cuda12-8-1' })] }),
+    file: 'base/common-cuda12-8-1.ts', definition: 'gpu "common-cuda12-8-1"', field: 'name', says: /base-common-cuda12-8-1/,
+  },
+  {
+    title: 'a second GPU profile under an existing name',
+    project: () => project({ gpus: [rtx4090, rtx5090, defineGpu({ ...rtx4090, title: 'RTX 4090 (copy)' })] }),
+    file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'name', says: /already defined in base\/rtx4090\.ts/,
+  },
 ];
 
-for (const c of cases) {
-  test(`rejects: ${c.title}`, (t) => {
-    const err = t.throws(() => resolveGraph(c.project()), { instanceOf: ValidationError });
-    const p = err!.problems.find((x) => x.field === c.field);
-    t.truthy(p, `expected a problem on field ${c.field}, got:\n${err!.message}`);
-    t.is(p!.file, c.file);
-    t.is(p!.definition, c.definition);
-    t.regex(`${p!.problem} ${p!.fix}`, c.says);
-    t.true(p!.fix.length > 0, 'every problem says how to fix it');
-    // The printed message carries all three coordinates on one line.
-    t.true(err!.message.includes(`${c.file}: ${c.definition}, field ${c.field}:`));
-  });
-}
+badInputs('rejects', cases);
 
 test('the repo definitions and the demo project are valid', (t) => {
   t.notThrows(() => resolveGraph(project()));
@@ -229,4 +339,10 @@ test('an explicit opt-in allows an unpinned model', (t) => {
   t.notThrows(() =>
     Testing.graph(project({ templates: [template({ allowUnpinnedModels: true, models: [civitai(62833, { into: 'loras' })] })] })),
   );
+});
+
+test('a GPU without sm gets one problem, no arch checks against "NaN"', (t) => {
+  const err = t.throws(() => resolveGraph(project({ gpus: [rtx4090, gpu5090({ sm: undefined } as never)] })), { instanceOf: ValidationError });
+  t.deepEqual(err!.problems.filter((p) => p.file === 'base/rtx5090.ts').map((p) => p.field), ['sm']);
+  t.notRegex(err!.message, /NaN/);
 });

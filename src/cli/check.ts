@@ -1,11 +1,12 @@
-import { parseArgs } from 'node:util';
 import { bakeArgs, checkDocker, runBake, type BakeInvocation } from '../docker/buildx.ts';
 import { STAGE_NAMES } from '../emit/dockerfile.ts';
 import type { CheckSpec } from '../graph/checks.ts';
 import { selectTargets } from '../graph/select.ts';
 import type { BuildGraph, Target } from '../graph/types.ts';
 import { diffGenerated } from '../io/output.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import { missingLines } from './bake.ts';
+import type { Command, Options } from './command.ts';
 import { synthesize } from './project.ts';
 import { commandLine } from './shell.ts';
 
@@ -15,22 +16,21 @@ import { commandLine } from './shell.ts';
  * (cached like any build: an unchanged image does not re-run them) and shows
  * their output.
  */
+const options = {
+  gpu: { type: 'string', value: 'GPU', help: 'only the targets of this GPU profile' },
+  list: { type: 'boolean', default: false, help: 'print what each image checks (no engine needed)' },
+  'dry-run': { type: 'boolean', default: false, help: 'print the buildx command instead of running it' },
+  builder: { type: 'string', value: 'NAME', help: 'buildx builder to run on' },
+} satisfies Options;
+
 export const check: Command = {
   name: 'check',
-  summary: "run (or --list) the build-time checks of template images, without producing the images",
+  summary: 'run (or --list) the build-time checks of template images, without producing the images',
   usage: 'kiln check [<template|group|target>...] [--gpu G] [--list] [--dry-run] [--builder NAME]',
+  options,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        gpu: { type: 'string' },
-        list: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        builder: { type: 'string' },
-      },
-    });
-    const { graph, files } = await synthesize(io.root);
+    const { values, positionals } = parseCommandArgs('check', options, argv, { positionals: true });
+    const { graph, files } = await synthesize(io.root, io);
     const runs = checkRuns(graph, selectTargets(graph, positionals, values.gpu));
     if (values.list) {
       for (const { target, spec, cost } of runs) {
@@ -58,10 +58,10 @@ export const check: Command = {
       io.out(`command: ${command}`);
       return 0;
     }
-    const status = await checkDocker({ needEngine: true });
+    const status = await checkDocker({ needEngine: !values.builder });
     if (!status.ok) {
-      io.err(`cannot run the checks: missing ${status.missing}.`);
-      io.err(`  fix: ${status.hint}`);
+      io.err('kiln check: cannot run the checks:');
+      for (const line of missingLines(status.missing, graph, names, '  ')) io.err(line);
       io.err(`  would run: ${command}`);
       return 3;
     }

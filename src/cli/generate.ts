@@ -1,15 +1,20 @@
-import { parseArgs } from 'node:util';
 import { diffGenerated, writeGenerated } from '../io/output.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import type { Command, Options } from './command.ts';
 import { synthesize } from './project.ts';
+
+const options = {
+  check: { type: 'boolean', default: false, help: 'write nothing; exit 1 naming stale, missing and extra files under bake/' },
+} satisfies Options;
 
 export const generate: Command = {
   name: 'generate',
   summary: 'write bake/ from base/ and templates/ (--check: fail if bake/ is stale)',
   usage: 'kiln generate [--check]',
+  options,
   async run(argv, io) {
-    const { values } = parseArgs({ args: argv, options: { check: { type: 'boolean', default: false } } });
-    const { files } = await synthesize(io.root);
+    const { values } = parseCommandArgs('generate', options, argv);
+    const { files } = await synthesize(io.root, io);
     const drift = diffGenerated(io.root, files);
     const stale = [...drift.changed, ...drift.missing, ...drift.extra];
     if (values.check) {

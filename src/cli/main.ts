@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { KilnError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
+import { commandHelp, wantsHelp } from './args.ts';
 import { bake } from './bake.ts';
 import { check } from './check.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
+import { matrix } from './matrix.ts';
 import { scaffold } from './new.ts';
 import { plan } from './plan.ts';
-import { matrix } from './matrix.ts';
+import { findProjectRoot } from './project.ts';
 import { runpod } from './runpod.ts';
 import { tags } from './tags.ts';
 
@@ -17,38 +21,81 @@ function help(out: (l: string) => void): void {
   for (const c of COMMANDS) out(`  ${c.name.padEnd(10)} ${c.summary}`);
   out('\nusage:');
   for (const c of COMMANDS) out(`  ${c.usage}`);
+  out('\n`kiln <command> --help` describes each option; `kiln --version` prints the version.');
+  out('Run kiln anywhere inside a project (a folder with base/*.ts); KILN_DEBUG=1 prints what the loader skips.');
 }
 
-/** CLI entry: returns the exit code. `root` defaults to the cwd (the repo root). */
-export async function main(argv: string[], root = process.cwd()): Promise<number> {
-  // `kiln plan | head` closes the pipe early; that is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-  });
-  const io: CommandIO = {
-    root,
-    out: (l) => process.stdout.write(`${l}\n`),
-    err: (l) => process.stderr.write(`${l}\n`),
-    env: process.env,
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** What main prints to and reads from; tests pass their own. */
+export interface MainIO {
+  readonly cwd: string;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+let pipeGuarded = false;
+
+/** CLI entry: returns the exit code. The project is found from `cwd` upwards. */
+export async function main(argv: string[], io: Partial<MainIO> = {}): Promise<number> {
+  if (!io.out && !pipeGuarded) {
+    pipeGuarded = true;
+    // `kiln plan | head` closes the pipe early; that is not an error.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+  const cwd = io.cwd ?? process.cwd();
+  const env = io.env ?? process.env;
+  const out = io.out ?? ((l: string) => void process.stdout.write(`${l}\n`));
+  const err = io.err ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const debugOn = ['1', 'true'].includes(env.KILN_DEBUG ?? '');
+  let root: string | null | undefined;
+  const commandIO: CommandIO = {
+    get root(): string {
+      root ??= findProjectRoot(cwd);
+      if (!root) {
+        throw new KilnError(`no Kiln project in ${cwd} or above it (a project has base/*.ts with defineBase and defineGpu, and templates/); run kiln inside one`);
+      }
+      return root;
+    },
+    out,
+    err,
+    debug: debugOn ? (l) => err(`kiln: debug: ${l}`) : () => {},
+    env,
   };
+
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
-    help(io.out);
+    const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    if (topic) for (const l of commandHelp(topic)) out(l);
+    else help(out);
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === 'version') {
+    out(`kiln ${version()}`);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.err(`unknown command "${name}"`);
-    help(io.err);
+    const what = name.startsWith('-') ? 'option' : 'command';
+    err(`kiln: unknown ${what} "${name}"${didYouMean(name, COMMANDS.map((c) => c.name))}; \`kiln help\` lists the commands`);
     return 2;
   }
+  if (wantsHelp(rest)) {
+    for (const l of commandHelp(command)) out(l);
+    return 0;
+  }
   try {
-    return await command.run(rest, io);
-  } catch (err) {
-    if (err instanceof KilnError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`kiln ${name}: ${(err as Error).message}`);
+    return await command.run(rest, commandIO);
+  } catch (e) {
+    if (e instanceof KilnError) {
+      err(`kiln ${name}: ${e.message}`);
       return 2;
     }
-    throw err;
+    throw e;
   }
 }

@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util';
 import * as core from '@actions/core';
 import { changedMatrix, fullMatrix, renderMatrix, summaryRows, type Matrix } from '../emit/matrix.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import type { Command, Options } from './command.ts';
+import { table } from './table.ts';
 import { planSince } from './plan.ts';
 import { synthesize } from './project.ts';
 
@@ -10,18 +11,18 @@ export function inActions(env: NodeJS.ProcessEnv): boolean {
   return !!env.GITHUB_OUTPUT && !!env.GITHUB_STEP_SUMMARY;
 }
 
+const options = {
+  since: { type: 'string', value: 'REF', help: 'git ref to compare with (default: HEAD)' },
+  all: { type: 'boolean', default: false, help: 'every template x GPU target, whatever changed' },
+} satisfies Options;
+
 export const matrix: Command = {
   name: 'matrix',
   summary: 'GitHub Actions matrix of the template targets a change rebuilds (outputs matrix + count in Actions)',
   usage: 'kiln matrix [--since REF] [--all]',
+  options,
   async run(argv, io) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        since: { type: 'string' },
-        all: { type: 'boolean', default: false },
-      },
-    });
+    const { values } = parseCommandArgs('matrix', options, argv);
     if (values.all && values.since) {
       io.err('--all and --since exclude each other: --all lists every template x GPU target');
       return 2;
@@ -30,10 +31,10 @@ export const matrix: Command = {
     let m: Matrix;
     let why: string;
     if (values.all) {
-      m = fullMatrix((await synthesize(io.root)).graph);
+      m = fullMatrix((await synthesize(io.root, io)).graph);
       why = 'every template x GPU target (--all)';
     } else {
-      const { plan, graph } = await planSince(io.root, since);
+      const { plan, graph } = await planSince(io.root, since, io);
       m = changedMatrix(graph, plan);
       why = `template targets whose content changed since ${since}`;
     }
@@ -41,7 +42,7 @@ export const matrix: Command = {
     if (inActions(io.env)) {
       await writeActions(m, json, why);
       io.out(`kiln matrix: ${m.include.length} target(s), ${why}`);
-      for (const e of m.include) io.out(`  ${e.target.padEnd(28)} ~${e.minutes.toFixed(1).padStart(6)} min  ${e.reason}`);
+      for (const l of table(m.include.map((e) => [`  ${e.target}`, `~${e.minutes.toFixed(1)} min`, e.reason]), [1])) io.out(l);
       return 0;
     }
     io.out(json);

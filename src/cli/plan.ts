@@ -1,46 +1,47 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadProject } from '../dsl/load.ts';
+import { loadProject, type LoadOptions } from '../dsl/load.ts';
 import { planChanges, type Plan } from '../graph/plan.ts';
 import { resolveGraph } from '../graph/resolve.ts';
 import type { BuildGraph } from '../graph/types.ts';
 import { checkoutDefinitions } from '../io/git-ref.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import type { Command, Options } from './command.ts';
+import { count, table } from './table.ts';
 import { synthesize } from './project.ts';
 
 /** The graph as of a git ref, or null when the ref has no definitions yet. */
-export async function graphAtRef(root: string, ref: string): Promise<BuildGraph | null> {
+export async function graphAtRef(root: string, ref: string, options: LoadOptions = {}): Promise<BuildGraph | null> {
   const { dir, cleanup } = await checkoutDefinitions(root, ref);
   try {
     if (!existsSync(join(dir, 'base')) && !existsSync(join(dir, 'templates'))) return null;
-    return resolveGraph(await loadProject(dir));
+    return resolveGraph(await loadProject(dir, options));
   } finally {
     cleanup();
   }
 }
 
 /** Plan of the working tree against `since` (default HEAD). */
-export async function planSince(root: string, since: string): Promise<{ plan: Plan; graph: BuildGraph }> {
-  const before = await graphAtRef(root, since);
-  const { graph } = await synthesize(root);
+export async function planSince(root: string, since: string, options: LoadOptions = {}): Promise<{ plan: Plan; graph: BuildGraph }> {
+  const before = await graphAtRef(root, since, options);
+  const { graph } = await synthesize(root, options);
   return { plan: planChanges(before, graph), graph };
 }
+
+const options = {
+  since: { type: 'string', default: 'HEAD', value: 'REF', help: 'git ref to compare with' },
+  json: { type: 'boolean', default: false, help: 'machine-readable output' },
+  all: { type: 'boolean', default: false, help: 'list unchanged targets too' },
+} satisfies Options;
 
 export const plan: Command = {
   name: 'plan',
   summary: 'what a change rebuilds: per target the first invalidated layer, the re-run layers and minutes',
   usage: 'kiln plan [--since REF] [--json] [--all]',
+  options,
   async run(argv, io) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        since: { type: 'string', default: 'HEAD' },
-        json: { type: 'boolean', default: false },
-        all: { type: 'boolean', default: false },
-      },
-    });
-    const { plan: p } = await planSince(io.root, values.since);
+    const { values } = parseCommandArgs('plan', options, argv);
+    const { plan: p } = await planSince(io.root, values.since, io);
     const shown = values.all ? p.targets : p.targets.filter((t) => t.status !== 'unchanged');
     if (values.json) {
       io.out(
@@ -68,11 +69,16 @@ export const plan: Command = {
       return 0;
     }
     io.out(`kiln plan since ${values.since}: ${shown.length} target(s) affected`);
-    io.out(`${'target'.padEnd(26)} ${'status'.padEnd(9)} ${'first invalidated'.padEnd(28)} ${'re-run'.padStart(6)} ${'minutes'.padStart(8)}`);
-    for (const t of shown) {
-      io.out(
-        `${t.target.padEnd(26)} ${t.status.padEnd(9)} ${(t.firstInvalidated ?? '-').padEnd(28)} ${String(t.rerun.length).padStart(6)} ${t.minutes.toFixed(2).padStart(8)}`,
-      );
+    const rows = table(
+      [
+        ['target', 'status', 'first invalidated', 're-run', 'minutes'],
+        ...shown.map((t) => [t.target, t.status, t.firstInvalidated ?? '-', count(t.rerun.length, 'layer'), t.minutes.toFixed(2)]),
+      ],
+      [3, 4],
+    );
+    io.out(rows[0]!);
+    for (const [i, t] of shown.entries()) {
+      io.out(rows[i + 1]!);
       if (t.rerun.length > 0) io.out(`    re-runs: ${t.rerun.map((l) => l.id).join(', ')}`);
       else if (t.status !== 'unchanged') io.out(`    ${t.reason}`);
     }

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { imageOf } from '../graph/select.ts';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { imageRefs } from '../ci/tags.ts';
 import { BAKE_VARIABLES } from '../emit/bake-file.ts';
 import { DEFAULT_DISK, renderRunpodJson, runpodTemplate, type RunpodInput } from '../emit/runpod.ts';
 import { KilnError } from '../errors.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import type { Command, Options } from './command.ts';
 import { synthesize, type Synthesized } from './project.ts';
 
 /** REST API v1 (https://docs.runpod.io/api-reference/templates/POST/templates); override with RUNPOD_API_BASE. */
@@ -96,26 +96,25 @@ export function runpodInput(s: Synthesized, template: string, gpu: string | unde
   };
 }
 
+const options = {
+  gpu: { type: 'string', value: 'G', help: 'the GPU, when the template has more than one' },
+  registry: { type: 'string', value: 'R', help: 'image registry (default: $REGISTRY, else kiln)' },
+  tag: { type: 'string', value: 'T', help: 'image tag suffix (default: $TAG, else dev)' },
+  name: { type: 'string', value: 'N', help: 'RunPod template name (default: kiln-<template>-<gpu>)' },
+  out: { type: 'string', value: 'FILE', help: 'write the JSON to FILE' },
+  deploy: { type: 'boolean', default: false, help: 'create the template through the RunPod REST API (needs RUNPOD_API_KEY)' },
+  verbose: { type: 'boolean', default: false, help: 'print the request (the key masked)' },
+} satisfies Options;
+
 export const runpod: Command = {
   name: 'runpod',
   summary: 'RunPod template JSON for one template x GPU (--deploy creates it through the REST API)',
   usage: 'kiln runpod <template> [--gpu G] [--registry R] [--tag T] [--name N] [--out FILE] [--deploy] [--verbose]',
+  options,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        gpu: { type: 'string' },
-        registry: { type: 'string' },
-        tag: { type: 'string' },
-        name: { type: 'string' },
-        out: { type: 'string' },
-        deploy: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-      },
-    });
+    const { values, positionals } = parseCommandArgs('runpod', options, argv, { positionals: true });
     if (positionals.length !== 1) {
-      io.err('usage: kiln runpod <template> [--gpu G] [--out FILE] [--deploy] (see `kiln help`)');
+      io.err(`usage: ${this.usage} (see \`kiln runpod --help\`)`);
       return 2;
     }
     const key = io.env.RUNPOD_API_KEY ?? '';
@@ -125,7 +124,7 @@ export const runpod: Command = {
     }
     const registry = values.registry ?? io.env.REGISTRY ?? BAKE_VARIABLES.REGISTRY!;
     const tag = values.tag ?? io.env.TAG ?? BAKE_VARIABLES.TAG!;
-    const input = runpodInput(await synthesize(io.root), positionals[0]!, values.gpu, registry, tag, values.name);
+    const input = runpodInput(await synthesize(io.root, io), positionals[0]!, values.gpu, registry, tag, values.name);
     const json = renderRunpodJson(runpodTemplate(input));
     if (values.out) {
       writeFileSync(resolve(io.root, values.out), json);

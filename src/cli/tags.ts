@@ -1,25 +1,24 @@
-import { parseArgs } from 'node:util';
 import { bakeSetArgs, computeTags, githubContextFromEnv, imageRefs } from '../ci/tags.ts';
 import { BAKE_VARIABLES } from '../emit/bake-file.ts';
 import { KilnError } from '../errors.ts';
 import { selectTargets, imageOf } from '../graph/select.ts';
-import type { Command } from './command.ts';
+import { parseCommandArgs } from './args.ts';
+import type { Command, Options } from './command.ts';
 import { synthesize } from './project.ts';
+
+const options = {
+  registry: { type: 'string', value: 'R', help: 'image registry (default: $REGISTRY, else kiln)' },
+  primary: { type: 'boolean', default: false, help: 'print only the primary tag' },
+  json: { type: 'boolean', default: false, help: 'machine-readable output' },
+} satisfies Options;
 
 export const tags: Command = {
   name: 'tags',
   summary: 'image tags of this CI run (semver on v* tags, sha-<short>, latest on main, pr-<N>) from the GitHub env',
   usage: 'kiln tags [<target|template>...] [--registry R] [--primary] [--json]',
+  options,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        registry: { type: 'string' },
-        primary: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-    });
+    const { values, positionals } = parseCommandArgs('tags', options, argv, { positionals: true });
     const set = computeTags(githubContextFromEnv(io.env));
     if (values.primary) {
       io.out(set.primary);
@@ -30,7 +29,7 @@ export const tags: Command = {
       return 0;
     }
     const registry = values.registry ?? io.env.REGISTRY ?? BAKE_VARIABLES.REGISTRY!;
-    const { graph } = await synthesize(io.root);
+    const { graph } = await synthesize(io.root, io);
     const names = positionals.length > 0 ? selectTargets(graph, positionals) : graph.targets.filter((t) => t.kind === 'template').map((t) => t.name);
     const refs: Record<string, string[]> = {};
     for (const name of names) {

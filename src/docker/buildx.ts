@@ -4,41 +4,59 @@ import semver from 'semver';
 /** Oldest buildx whose bake accepts Kiln's file (CSV cache entries, named target contexts). */
 export const MIN_BUILDX = '0.13.0';
 
+/** One thing a build needs that is not there, and how to get it. */
+export interface Missing {
+  readonly what: string;
+  readonly fix: string;
+}
+
 export type EngineStatus =
   | { readonly ok: true; readonly buildx: string }
-  | { readonly ok: false; readonly missing: string; readonly hint: string };
+  | { readonly ok: false; readonly missing: readonly Missing[] };
 
-/** What the local docker setup can do: CLI, buildx plugin (>= 0.13), and optionally a reachable engine. */
+/**
+ * What the local docker setup lacks for a build: the CLI, the buildx plugin
+ * (>= 0.13), and (when `needEngine`) a reachable engine. Everything missing
+ * is reported, not only the first thing.
+ */
 export async function checkDocker(options: { readonly needEngine: boolean }): Promise<EngineStatus> {
   const version = await execa('docker', ['buildx', 'version'], { reject: false, timeout: 20_000 });
-  // No exit code at all means docker could not be spawned.
+  // No exit code at all means docker could not be spawned: nothing else can be asked.
   if (version.exitCode === undefined) {
-    return { ok: false, missing: 'the docker CLI (not found on PATH)', hint: 'install Docker (CLI + engine), or use --dry-run to see the plan' };
-  }
-  if (version.exitCode !== 0) {
     return {
       ok: false,
-      missing: 'the docker buildx plugin (`docker buildx version` failed)',
-      hint: 'install docker-buildx (>= 0.13) into ~/.docker/cli-plugins or $DOCKER_CONFIG/cli-plugins',
+      missing: [
+        {
+          what: 'the docker CLI (not found on PATH), so also the buildx plugin and an engine',
+          fix: 'install Docker Engine or Docker Desktop (CLI, buildx plugin and engine): https://docs.docker.com/engine/install/',
+        },
+      ],
     };
   }
-  const found = /\bv?(\d+\.\d+\.\d+)/.exec(version.stdout);
-  const v = found ? semver.coerce(found[1]) : null;
-  if (!v) return { ok: false, missing: `a buildx version Kiln can read (got "${version.stdout.trim()}")`, hint: `install buildx >= ${MIN_BUILDX}` };
-  if (semver.lt(v, MIN_BUILDX)) {
-    return { ok: false, missing: `buildx >= ${MIN_BUILDX} (found ${v.version})`, hint: `upgrade docker-buildx to ${MIN_BUILDX} or newer` };
+  const missing: Missing[] = [];
+  let buildx = '';
+  if (version.exitCode !== 0) {
+    missing.push({
+      what: 'the docker buildx plugin (`docker buildx version` failed)',
+      fix: `install docker-buildx (>= ${MIN_BUILDX.replace(/\.0$/, '')}) into ~/.docker/cli-plugins or $DOCKER_CONFIG/cli-plugins (Debian/Ubuntu: apt-get install docker-buildx)`,
+    });
+  } else {
+    const found = /\bv?(\d+\.\d+\.\d+)/.exec(version.stdout);
+    const v = found ? semver.coerce(found[1]) : null;
+    if (!v) missing.push({ what: `a buildx version Kiln can read (got "${version.stdout.trim()}")`, fix: `install buildx >= ${MIN_BUILDX}` });
+    else if (semver.lt(v, MIN_BUILDX)) missing.push({ what: `buildx >= ${MIN_BUILDX} (found ${v.version})`, fix: `upgrade docker-buildx to ${MIN_BUILDX} or newer` });
+    else buildx = v.version;
   }
   if (options.needEngine) {
     const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: 20_000 });
     if (info.exitCode !== 0) {
-      return {
-        ok: false,
-        missing: `a Docker engine (${process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : 'the default socket'} does not answer)`,
-        hint: 'start dockerd (or `tools/engine.sh up` and eval "$(tools/engine.sh env)"), or pick a remote builder with --builder',
-      };
+      missing.push({
+        what: `a Docker engine (${process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : 'the default socket'} does not answer)`,
+        fix: 'start dockerd (or set DOCKER_HOST to one that runs), or build on a remote builder with --builder NAME',
+      });
     }
   }
-  return { ok: true, buildx: v.version };
+  return missing.length > 0 ? { ok: false, missing } : { ok: true, buildx };
 }
 
 export interface BakeInvocation {

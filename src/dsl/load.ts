@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KilnError } from '../errors.ts';
 import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './types.ts';
+import { readWorkflow, type Workflow } from './workflows.ts';
 
 /** A definition and the file it was loaded from (repo-relative, for error messages). */
 export interface Located<T> {
@@ -18,11 +19,21 @@ export interface FileDigest {
   readonly sha256: string;
 }
 
+/** A workflow file of a template, read (src/dsl/workflows.ts) for validation. */
+export interface WorkflowFile extends FileDigest {
+  readonly workflow: Workflow;
+}
+
+/** A workflow file from its text (tests, tools). */
+export function workflowFile(path: string, text: string): WorkflowFile {
+  return { path, sha256: sha256(text), workflow: readWorkflow(text) };
+}
+
 export interface TemplateSource extends Located<TemplateDefinition> {
   /** Name of the folder under templates/. */
   readonly folder: string;
   /** templates/<folder>/workflows/*.json, sorted. Empty when there is none. */
-  readonly workflows: readonly FileDigest[];
+  readonly workflows: readonly WorkflowFile[];
 }
 
 /** Everything the graph is resolved from. */
@@ -35,8 +46,13 @@ export interface Project {
   readonly runtime: readonly FileDigest[];
 }
 
+export interface LoadOptions {
+  /** Notes on what the loader skipped and why (KILN_DEBUG=1). @default none */
+  readonly debug?: (line: string) => void;
+}
+
 /** Load base/*.ts and templates/<name>/template.ts under `root`. */
-export async function loadProject(root: string): Promise<Project> {
+export async function loadProject(root: string, options: LoadOptions = {}): Promise<Project> {
   const bases: Located<BaseDefinition>[] = [];
   const gpus: Located<GpuDefinition>[] = [];
   for (const name of listDir(join(root, 'base')).filter((f) => f.endsWith('.ts'))) {
@@ -48,6 +64,11 @@ export async function loadProject(root: string): Promise<Project> {
   }
   const templates: TemplateSource[] = [];
   for (const folder of listDir(join(root, 'templates'))) {
+    // A README.md, an editor's or Finder's droppings (.DS_Store) or a hidden folder is not a template.
+    if (folder.startsWith('.') || !statSync(join(root, 'templates', folder)).isDirectory()) {
+      options.debug?.(`templates/${folder}: not a template folder, ignored`);
+      continue;
+    }
     const file = join('templates', folder, 'template.ts');
     if (!existsSync(join(root, file))) {
       throw new KilnError(`templates/${folder}/: no template.ts. Every template folder needs one (scaffold with \`kiln new ${folder}\`).`);
@@ -58,7 +79,9 @@ export async function loadProject(root: string): Promise<Project> {
     }
     // Top-level *.json only: the template Dockerfile copies exactly `*.json` from this folder.
     const wfDir = join(root, 'templates', folder, 'workflows');
-    const workflows = digestDir(wfDir, (path) => !path.includes('/') && path.endsWith('.json'));
+    const workflows = digestDir(wfDir, (path) => !path.includes('/') && path.endsWith('.json')).map(
+      (f): WorkflowFile => ({ ...f, workflow: readWorkflow(readFileSync(join(wfDir, f.path), 'utf8')) }),
+    );
     templates.push({ def: value as TemplateDefinition, file, folder, workflows });
   }
   return { root, bases, gpus, templates, runtime: digestDir(join(root, 'scripts')) };

@@ -1,3 +1,4 @@
+import { withOptions } from './schema.ts';
 import type { CivitaiModel, HfModel, ModelFolder, UrlModel } from './types.ts';
 
 export interface HfOptions {
@@ -12,7 +13,7 @@ export interface HfOptions {
 
 /** A file from a Hugging Face repo, fetched at container start with HF_TOKEN if set. */
 export function hf(repo: string, file: string, options: HfOptions): HfModel {
-  return Object.freeze({ source: 'hf', repo, file, ...options });
+  return withOptions({ source: 'hf', repo, file, ...options }, options);
 }
 
 export interface CivitaiOptions {
@@ -24,7 +25,7 @@ export interface CivitaiOptions {
 
 /** A CivitAI model version, resolved through the CivitAI API at container start (CIVITAI_TOKEN). */
 export function civitai(versionId: number, options: CivitaiOptions): CivitaiModel {
-  return Object.freeze({ source: 'civitai', versionId, ...options });
+  return withOptions({ source: 'civitai', versionId, ...options }, options);
 }
 
 export interface UrlOptions {
@@ -36,5 +37,5 @@ export interface UrlOptions {
 
 /** A plain https download. */
 export function url(href: string, options: UrlOptions): UrlModel {
-  return Object.freeze({ source: 'url', href, ...options });
+  return withOptions({ source: 'url', href, ...options }, options);
 }

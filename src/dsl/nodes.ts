@@ -1,3 +1,4 @@
+import { withOptions } from './schema.ts';
 import type { CustomNode } from './types.ts';
 
 export interface NodeOptions {
@@ -10,5 +11,5 @@ export interface NodeOptions {
 /** A ComfyUI custom node pinned to a full commit SHA: `node('https://github.com/o/r', '<40 hex>')`. */
 export function node(repo: string, commit: string, options: NodeOptions = {}): CustomNode {
   const name = options.name ?? repo.replace(/\.git$/, '').split('/').filter(Boolean).at(-1) ?? repo;
-  return Object.freeze({ repo, commit, name, requirements: options.requirements ?? true });
+  return withOptions({ repo, commit, name, requirements: options.requirements ?? true }, options);
 }

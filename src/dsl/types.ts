@@ -6,40 +6,42 @@
  */
 
 /** Layer kinds whose cost/volatility can be overridden (see src/graph/layer-kinds.ts). */
-export type LayerKindName =
-  | 'toolchain-apt'
-  | 'apt'
-  | 'venv'
-  | 'pip-tools'
-  | 'torch'
-  | 'xformers'
-  | 'constraints'
-  | 'comfyui'
-  | 'comfyui-reqs'
-  | 'manager'
-  | 'manager-reqs'
-  | 'filebrowser'
-  | 'jupyterlab'
-  | 'sage-clone'
-  | 'flash-clone'
-  | 'sage-build'
-  | 'flash-build'
-  | 'llama-apt'
-  | 'llama-clone'
-  | 'llama-build'
-  | 'kernel-install'
-  | 'llama-copy'
-  | 'node-clone'
-  | 'node-copy'
-  | 'node-reqs'
-  | 'template-apt'
-  | 'template-pip'
-  | 'workflows'
-  | 'manifests'
-  | 'runtime'
-  | 'check-spec'
-  | 'checks'
-  | 'check-report';
+export const LAYER_KIND_NAMES = [
+  'toolchain-apt',
+  'apt',
+  'venv',
+  'pip-tools',
+  'torch',
+  'xformers',
+  'constraints',
+  'comfyui',
+  'comfyui-reqs',
+  'manager',
+  'manager-reqs',
+  'filebrowser',
+  'jupyterlab',
+  'sage-clone',
+  'flash-clone',
+  'sage-build',
+  'flash-build',
+  'llama-apt',
+  'llama-clone',
+  'llama-build',
+  'kernel-install',
+  'llama-copy',
+  'node-clone',
+  'node-copy',
+  'node-reqs',
+  'template-apt',
+  'template-pip',
+  'workflows',
+  'manifests',
+  'runtime',
+  'check-spec',
+  'checks',
+  'check-report',
+] as const;
+export type LayerKindName = (typeof LAYER_KIND_NAMES)[number];
 
 /** Override of the cache model for one layer kind. */
 export interface LayerTuning {

@@ -74,6 +74,16 @@ export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
 /** Ports of the services start.sh runs in every image (its defaults: COMFYUI_PORT, FILEBROWSER_PORT, JUPYTER_PORT, SSH_PORT). */
 export const SERVICE_PORTS = { comfyui: 8188, filebrowser: 8080, jupyter: 8888, ssh: 22 } as const;
 
+/** The variable start.sh reads for each service's port, and its default there (scripts/start.sh). */
+export const PORT_VARIABLES = {
+  COMFYUI_PORT: { service: 'comfyui', port: SERVICE_PORTS.comfyui },
+  FILEBROWSER_PORT: { service: 'filebrowser', port: SERVICE_PORTS.filebrowser },
+  JUPYTER_PORT: { service: 'jupyter', port: SERVICE_PORTS.jupyter },
+  SSH_PORT: { service: 'ssh', port: SERVICE_PORTS.ssh },
+  // llama-server runs only in images built with llama.cpp (ENABLE_LLM=true).
+  LLM_PORT: { service: 'llama-server', port: 8081 },
+} as const;
+
 /** Whether an apt list installs `name` (entries may pin a version: "curl=8.5.0-2ubuntu10"). */
 export function installs(packages: readonly string[], name: string): boolean {
   return packages.some((p) => p.split('=')[0] === name);
@@ -229,7 +239,7 @@ export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
  * and the pin: a ComfyUI, torch or runtime-apt change does not re-clone, and
  * templates (and GPUs) that pin the same commit share one clone.
  */
-export function nodeTargetName(node: CustomNode): string {
+export function nodeTargetName(node: Pick<CustomNode, 'name' | 'commit'>): string {
   const slug = node.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
   return `node-${slug}-${node.commit.slice(0, 7)}`;
 }
