@@ -39,7 +39,7 @@ def candidates(name: str, indexes: list[str], specs: list[Requirement]) -> list[
     entry = table.package(name)
     out: list[Candidate] = []
     if entry is None:
-        if "pypi" not in indexes:
+        if not any(i == "pypi" or table.index_hosts(i, name) for i in indexes):
             return []
         # Unknown to the table: any version the request pins or bounds, else 1.0.0; no dependencies.
         texts = {"1.0.0"}
@@ -52,7 +52,7 @@ def candidates(name: str, indexes: list[str], specs: list[Requirement]) -> list[
                 Version(t)
             except InvalidVersion:
                 continue
-            out.append(Candidate(name, t, "pypi", known=False))
+            out.append(Candidate(name, t, indexes[0], known=False))
         return out
     for index in indexes:
         builds = entry.get("builds")
@@ -64,7 +64,8 @@ def candidates(name: str, indexes: list[str], specs: list[Requirement]) -> list[
                 if listed and base not in listed:
                     continue
                 is_torch_index = "cuda" in table.load()["indexes"][index]
-                version = f"{base}+{index}" if is_torch_index else base
+                # torch, torchvision, torchaudio carry the index as a local label there (2.7.1+cu128)
+                version = f"{base}+{index}" if is_torch_index and entry.get("local_tag") else base
                 build = listed.get(base, index) if listed else index
                 out.append(Candidate(entry["name"], version, index, build, list(info.get("requires", []))))
         elif index == "pypi" or table.index_hosts(index, name):
