@@ -47,7 +47,9 @@ command -v gcc >/dev/null 2>&1 || die "no gcc (apt-get install gcc)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export KILN_STUB_BUSYBOX=$BUSYBOX KILN_STUB_ELF_CACHE=$work/elf
+# KILN_STUB_ELF_CACHE: where compiled ELF templates are kept between runs
+# (keyed by stub.c and the gcc version); default: this run's temp dir.
+export KILN_STUB_BUSYBOX=$BUSYBOX KILN_STUB_ELF_CACHE=${KILN_STUB_ELF_CACHE:-$work/elf}
 
 # make_rootfs DIR NAME: the rootfs; its ENV lines go to DIR.env
 make_rootfs() {

@@ -70,6 +70,14 @@ def llama_sigs(table: dict, cuda_major: str) -> dict[str, Sig]:
     return out
 
 
+def source_key(source: str, cc: str = "gcc") -> str:
+    """What a compiled template depends on besides its signature: stub.c and the compiler."""
+    with open(source, "rb") as f:
+        text = f.read()
+    version = subprocess.run([cc, "--version"], capture_output=True, check=True).stdout
+    return hashlib.sha256(text + version).hexdigest()[:16]
+
+
 def kernel_sig() -> Sig:
     """A torch extension module / nvcc -shared output: no SONAME, GPU code."""
     return Sig("module", None, (), fatbin=True)
@@ -90,9 +98,10 @@ def all_sigs(table: dict) -> list[Sig]:
 
 
 def compile_all(table: dict, source: str, out_dir: str, cc: str = "gcc") -> list[str]:
-    """Compile every template into out_dir (host side, deterministic flags)."""
+    """Compile every template into out_dir (host side, deterministic flags).
+    Templates already in out_dir are kept: callers key out_dir by source_key()."""
     os.makedirs(out_dir, exist_ok=True)
-    sigs = all_sigs(table)
+    sigs = [s for s in all_sigs(table) if not os.path.exists(os.path.join(out_dir, s.file()))]
     tmp = tempfile.mkdtemp(prefix="kiln-elves-")
     try:
         sonames = sorted({n for s in sigs for n in s.needed})

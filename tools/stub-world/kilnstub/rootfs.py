@@ -156,7 +156,9 @@ def common(root: str, busybox: str, elf_cache: str) -> None:
     for sub in ("kilnstub", "standins"):
         _copytree(os.path.join(HERE, sub), os.path.join(root, SHIM_DIR.lstrip("/"), sub), {"__pycache__", "rootfs.py"} if sub == "kilnstub" else {"__pycache__"})
     _copy(os.path.join(HERE, "upstream.json"), os.path.join(root, SHIM_DIR.lstrip("/"), "upstream.json"), 0o644)
-    shutil.copytree(elf_cache, os.path.join(root, SHIM_DIR.lstrip("/"), "elf"), dirs_exist_ok=True)
+    wanted = {s.file() for s in elves.all_sigs(t)}
+    for f in sorted(wanted):
+        _copy(os.path.join(elf_cache, f), os.path.join(root, SHIM_DIR.lstrip("/"), "elf", f), 0o644)
 
     _write(os.path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
     _write(os.path.join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n")
@@ -217,16 +219,19 @@ def main(argv: list[str]) -> int:
         return 2
     root, name = argv[0], argv[1]
     busybox = os.environ.get("KILN_STUB_BUSYBOX", "/bin/busybox")
-    elf_cache = os.environ["KILN_STUB_ELF_CACHE"]
+    source = os.path.join(HERE, "elf/stub.c")
     try:
         key, version, flav = parse_image(name)
-        elves.compile_all(table.load(), os.path.join(HERE, "elf/stub.c"), elf_cache)
+        elf_cache = os.path.join(os.environ["KILN_STUB_ELF_CACHE"], elves.source_key(source))
+        elves.compile_all(table.load(), source, elf_cache)
         common(root, busybox, elf_cache)
         env = flavour(root, key, version, flav)
     except BuildError as e:
         print(f"stub-world: ERROR: {e}", file=sys.stderr)
         return 1
     subprocess.run(["/sbin/ldconfig", "-r", root], check=True)
+    # ldconfig's aux-cache records inode numbers and times: not reproducible, and not needed.
+    shutil.rmtree(os.path.join(root, "var/cache/ldconfig"), ignore_errors=True)
     for line in env:
         print(line)
     return 0
