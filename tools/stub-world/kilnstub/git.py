@@ -281,7 +281,7 @@ def _main(argv: list[str]) -> int:
 
 
 def _clone(rest: list[str]) -> int:
-    branch, recurse, pos = None, False, []
+    branch, recurse, quiet, pos = None, False, False, []
     i = 0
     while i < len(rest):
         a = rest[i]
@@ -296,6 +296,8 @@ def _clone(rest: list[str]) -> int:
             branch = a.split("=", 1)[1]
         elif a.startswith("--recurse-submodules"):
             recurse = True
+        elif a in ("-q", "--quiet"):
+            quiet = True
         elif a == "--":
             pos += rest[i + 1:]
             break
@@ -310,7 +312,8 @@ def _clone(rest: list[str]) -> int:
     dest = pos[1] if len(pos) == 2 else url.rstrip("/").split("/")[-1].removesuffix(".git")
     if os.path.exists(dest) and os.listdir(dest):
         raise fatal(f"destination path '{dest}' already exists and is not an empty directory.")
-    _log(f"Cloning into '{dest}'...")
+    if not quiet:
+        _log(f"Cloning into '{dest}'...")
     os.makedirs(os.path.join(dest, ".git"), exist_ok=True)
     try:
         layout(dest, url, branch, is_clone=True)

@@ -6,7 +6,6 @@ pip's messages."""
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 
