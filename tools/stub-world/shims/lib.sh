@@ -84,3 +84,20 @@ shim_download() {
     printf 'kiln stub download of %s\n' "$url" >"$dest"
   fi
 }
+
+# The real CPython of the stub world (Debian's, copied by build.sh). It runs
+# through the loader with --library-path so its private libraries (libssl,
+# libffi, ...) resolve for it alone and never for what it starts: unlike
+# LD_LIBRARY_PATH, --library-path is not inherited (ld.so(8)).
+KILN_PY_HOME=/usr/lib/kiln-shim/py
+kiln_exec_python() {
+  exec /lib64/ld-linux-x86-64.so.2 --library-path "$KILN_PY_HOME/lib" \
+    --argv0 "$KILN_PY_HOME/bin/python3.11" "$KILN_PY_HOME/bin/python3.11" "$@"
+}
+
+# kiln_stub TOOL ARGS...: run the Python implementation of a shim
+# (/usr/lib/kiln-shim/kilnstub; -I -S: isolated from the image's own Python
+# setup, -B: no bytecode in image layers).
+kiln_stub() {
+  kiln_exec_python -I -S -B /usr/lib/kiln-shim/kilnstub/main.py "$@"
+}
