@@ -27,6 +27,8 @@ RUN cmake -S /src/llama.cpp -B /src/llama.cpp/build \
       -DLLAMA_OPENSSL=ON \
       -DCMAKE_CUDA_ARCHITECTURES=120 \
       -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined \
+      -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON \
+      '-DCMAKE_INSTALL_RPATH=$ORIGIN' \
  && cmake --build /src/llama.cpp/build --config Release --target llama-server -j4 \
  && mkdir -p /opt/llama \
  && cp -P /src/llama.cpp/build/bin/llama-server /opt/llama/ \

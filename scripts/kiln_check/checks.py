@@ -223,7 +223,8 @@ def check_shared_libs(entry: dict, ctx: Context) -> Outcome:
             if os.path.isdir(path) or not is_elf(path):
                 continue
             seen += 1
-            r = run(["ldd", path], 60, env=env)
+            # From /: a RUNPATH with an empty entry would otherwise find libraries in the cwd.
+            r = run(["ldd", path], 60, cwd="/", env=env)
             missing = sorted({line.split()[0] for line in r.stdout.splitlines() if "=> not found" in line} - ignore)
             if missing:
                 problems.append(f"{path} needs {', '.join(missing)}, which the dynamic linker cannot find")

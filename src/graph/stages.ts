@@ -201,6 +201,12 @@ export function flashLayers(gpu: GpuDefinition): LayerSpec[] {
 /** Build packages of the llama builder; it starts from the CUDA image, not base-common. */
 export const LLAMA_APT = ['build-essential', 'ca-certificates', 'cmake', 'git', 'libssl-dev'] as const;
 
+/**
+ * What llama-server loads at run time beyond CUDA (GPU-FACTS "llama.cpp": libgomp1, libssl3;
+ * Ubuntu 24.04 names OpenSSL's runtime libssl3t64). Installed in every image with llama.
+ */
+export const LLAMA_RUNTIME_APT = ['libgomp1', 'libssl3t64'] as const;
+
 export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
   const dir = `${P.src}/llama.cpp`;
@@ -226,6 +232,11 @@ export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
           '-DLLAMA_OPENSSL=ON',
           `-DCMAKE_CUDA_ARCHITECTURES=${gpu.llama.cudaArchitectures}`,
           '-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined',
+          // The build tree's RUNPATH is <build>/bin plus an empty entry (the cwd): copied to
+          // /opt/llama, llama-server would find its libraries only when started from there. The
+          // install RPATH $ORIGIN (what llama.cpp's release builds use) finds them beside the binary.
+          '-DCMAKE_BUILD_WITH_INSTALL_RPATH=ON',
+          '-DCMAKE_INSTALL_RPATH=$ORIGIN',
         ],
       },
       after: ['clone'],

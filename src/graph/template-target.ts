@@ -2,7 +2,7 @@ import type { FeatureName } from '../dsl/types.ts';
 import type { FileDigest, TemplateSource } from '../dsl/load.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
-import { aptParams, nodeCheckout, nodeTargetName } from './stages.ts';
+import { aptParams, LLAMA_RUNTIME_APT, nodeCheckout, nodeTargetName } from './stages.ts';
 import type { TemplateFiles } from './types.ts';
 
 /**
@@ -29,7 +29,7 @@ export function templateLayers(
   if (features.includes('llama')) {
     specs.push({ id: 'llama-copy', kind: 'llama-copy', params: { context: 'llama', source: `${P.llama}/`, dest: `${P.llama}/` }, uses: ['llama'] });
   }
-  const apt = t.def.apt ?? [];
+  const apt = [...new Set([...(t.def.apt ?? []), ...(features.includes('llama') ? LLAMA_RUNTIME_APT : [])])];
   if (apt.length > 0) specs.push({ id: 'template-apt', kind: 'template-apt', params: aptParams(apt) });
   const pins = Object.entries(t.def.pip ?? {})
     .sort(([a], [b]) => (a < b ? -1 : 1))
