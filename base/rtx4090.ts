@@ -13,7 +13,7 @@ export default defineGpu({
     // torch's cu128 wheels carry sm_86 code, which runs on sm_89.
     index: 'https://download.pytorch.org/whl/cu128',
     // 0.0.32 pins torch 2.8.0 (GPU-FACTS); its cu128 wheels carry sm_80 SASS, which runs on sm_89.
-    xformers: '0.0.32.post1',
+    xformers: '0.0.32.post2',
   },
   // v2.2.0 (the SM90 backend broke after it, thu-ml/SageAttention#320).
   sage: { repo: 'https://github.com/thu-ml/SageAttention', commit: 'eb615cf6cf4d221338033340ee2de1c37fbdba4a', torchCudaArchList: '8.9' },

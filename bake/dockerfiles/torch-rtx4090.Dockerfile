@@ -7,8 +7,8 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 RUN pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.8.0 torchvision==0.23.0 torchaudio==2.8.0
 
 # xformers: ~1 min, changes with p=0.03
-RUN pip install --index-url https://download.pytorch.org/whl/cu128 xformers==0.0.32.post1
+RUN pip install --index-url https://download.pytorch.org/whl/cu128 xformers==0.0.32.post2
 
 # constraints: ~0.05 min, changes with p=0.03
 RUN mkdir -p /opt/kiln \
- && printf '%s\n' torch==2.8.0 torchvision==0.23.0 torchaudio==2.8.0 xformers==0.0.32.post1 > /opt/kiln/constraints.txt
+ && printf '%s\n' torch==2.8.0 torchvision==0.23.0 torchaudio==2.8.0 xformers==0.0.32.post2 > /opt/kiln/constraints.txt

@@ -1,12 +1,25 @@
 /** Map BuildKit steps of a bake run back to Kiln's layers (for the engine tests). */
+import { STAGE_NAMES } from '../../src/emit/dockerfile.ts';
 import { buildClosure } from '../../src/graph/select.ts';
 import type { BuildGraph, Layer, Target } from '../../src/graph/types.ts';
 import type { Step } from './harness.ts';
 
+/** Layer kinds Kiln renders as COPY (every other kind is a RUN). */
+const COPY_KINDS = new Set(['llama-copy', 'node-copy', 'workflows', 'manifests', 'runtime', 'check-spec', 'check-report']);
+
+/** Which of a template Dockerfile's stages a step ran in (see LayerStage and STAGE_NAMES). */
+function stageOf(target: Target, step: Step): Layer['stage'] {
+  if (!target.layers.some((l) => l.stage !== 'image')) return 'image';
+  if (step.stage === STAGE_NAMES.image) return 'image';
+  if (step.stage === STAGE_NAMES.checks) return 'checks';
+  return 'final';
+}
+
 /**
- * Which layer a step is. BuildKit numbers steps n/N per Dockerfile: after
+ * Which layer a step is. BuildKit numbers steps n/N per stage: after
  * `FROM <image>` the FROM itself is step 1, so layer i is step i+2; a FROM of
- * a named context gets no step of its own, so layer i is step i+1.
+ * a named context or of an earlier stage gets no step of its own, so layer i
+ * is step i+1.
  */
 export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; layer: Layer } | { error: string } {
   const named = graph.targets.find((t) => t.name === step.target);
@@ -14,11 +27,12 @@ export function layerOfStep(graph: BuildGraph, step: Step): { target: Target; la
   // A GPU variant's Dockerfile has no steps: what runs under its name is its primary's.
   const target = named.variantOf ? graph.targets.find((t) => t.name === named.variantOf)! : named;
   if (!step.index) return { error: `step ${step.rawName} has no n/N index` };
-  const fromStep = 'image' in target.from ? 1 : 0;
-  const layer = target.layers[step.index[0] - 1 - fromStep];
-  if (!layer) return { error: `step ${step.rawName}: ${target.name} has no layer at step ${step.index[0]}` };
+  const stage = stageOf(target, step);
+  const fromStep = stage === 'image' && 'image' in target.from ? 1 : 0;
+  const layer = target.layers.filter((l) => l.stage === stage)[step.index[0] - 1 - fromStep];
+  if (!layer) return { error: `step ${step.rawName}: ${target.name} has no ${stage} layer at step ${step.index[0]}` };
   const instruction = step.name.split(/\s/)[0];
-  const expected = ['llama-copy', 'node-copy', 'workflows', 'manifests', 'runtime'].includes(layer.kind) ? 'COPY' : 'RUN';
+  const expected = COPY_KINDS.has(layer.kind) ? 'COPY' : 'RUN';
   if (instruction !== expected) return { error: `step ${step.rawName} is a ${instruction}, but ${target.name}/${layer.id} renders a ${expected}` };
   return { target, layer };
 }

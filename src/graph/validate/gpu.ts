@@ -96,7 +96,7 @@ function checkTorch(report: Report, d: GpuDefinition, t: GpuDefinition['torch'])
   const torch = checkExact(report, 'torch.torch', t.torch, "torch: '2.8.0'");
   const tv = checkExact(report, 'torch.torchvision', t.torchvision, "torchvision: '0.23.0'");
   const ta = checkExact(report, 'torch.torchaudio', t.torchaudio, "torchaudio: '2.8.0'");
-  const xf = checkExact(report, 'torch.xformers', t.xformers, "xformers: '0.0.32.post1'", { pip: true });
+  const xf = checkExact(report, 'torch.xformers', t.xformers, "xformers: '0.0.32.post2'", { pip: true });
 
   if (t.index !== undefined) {
     const cu = typeof t.index === 'string' && /^https:\/\//.test(t.index) ? indexCuda(t.index) : null;

@@ -171,7 +171,9 @@ class Pip:
         for path in cons_files:
             for text, _ in req_lines(path, "constraint")[0]:
                 cons.append(self._req(text))
-        if not lines:
+        # pip's own rule (cli/req_command.py): an error only when nothing at all was named;
+        # `-r` of an empty file installs nothing and exits 0 (rgthree-comfy's requirements.txt).
+        if not lines and not opts["reqs"]:
             cmd = "wheel" if opts.get("wheel_dir") is not None else "install"
             raise PipError(f'ERROR: You must give at least one requirement to {cmd} (see "pip help {cmd}")')
         return lines, cons
