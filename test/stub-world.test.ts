@@ -248,6 +248,21 @@ if (skip) {
     t.deepEqual(r.stdout.split('\n'), ['False', 'True', 'False']);
   });
 
+  test.serial("onnxruntime-gpu's CUDA provider is a real ELF whose libraries resolve from torch's nvidia-* wheels", async (t) => {
+    // (This devel flavour also has the system's CUDA libraries; the runtime flavours of the next
+    // issue do not, which is why the image check puts the wheels' lib dirs first.)
+    const provider = '/opt/venv/lib/python3.12/site-packages/onnxruntime/capi/libonnxruntime_providers_cuda.so';
+    const libs = '$(ls -d /opt/venv/lib/python3.12/site-packages/nvidia/*/lib | paste -sd:)';
+    const r = await sh(`set -e; export PATH=/opt/venv/bin:$PATH
+      pip install --force-reinstall onnxruntime-gpu==1.22.0 >/dev/null
+      pip install --index-url ${CU128} torch==2.8.0 >/dev/null; cd / && LD_LIBRARY_PATH=${libs} ldd ${provider}`);
+    ok(t, r, 'provider with torch');
+    for (const [lib, part] of [['libcudnn.so.9', 'cudnn'], ['libcublasLt.so.12', 'cublas'], ['libcudart.so.12', 'cuda_runtime']]) {
+      t.regex(r.stdout, new RegExp(`${lib.replace(/\./g, '\\.')} => /opt/venv/lib/python3\\.12/site-packages/nvidia/${part}/lib/`));
+    }
+    t.notRegex(r.stdout, /not found/);
+  });
+
   test.serial('SageAttention wheels carry exactly TORCH_CUDA_ARCH_LIST; unset -> "No target compute capabilities"; 9.0 with 12.0 -> ptxas', async (t) => {
     const clone = await sh(`git clone --filter=blob:none https://github.com/thu-ml/SageAttention /src/sage 2>/dev/null && git -C /src/sage checkout eb615cf6cf4d221338033340ee2de1c37fbdba4a 2>/dev/null`);
     ok(t, clone, 'clone');

@@ -100,7 +100,7 @@ etest('shim logs show the arch env on the compile steps and the wheel in the fin
 
   // The wheel went in through the bind mount (glob expanded by bash).
   const install = calls.find(c => c.tool === 'pip' && c.argv.some(a => a.startsWith('/tmp/w/')));
-  t.deepEqual(install?.argv, ['install', '--no-deps', '/tmp/w/sageattention-0.0.0-cp312-cp312-linux_x86_64.whl'], dump);
+  t.deepEqual(install?.argv, ['install', '--no-deps', '/tmp/w/sageattention-2.2.0-cp312-cp312-linux_x86_64.whl'], dump);
   // A declared ARG is in the env of every later RUN of its stage (BuildKit
   // semantics), so the arch list reaches all wheels steps after `ARG`, with
   // one value, and none of the final image's steps; no secret reaches any step.
@@ -109,13 +109,13 @@ etest('shim logs show the arch env on the compile steps and the wheel in the fin
   t.deepEqual([...built, ...calls].filter(c => 'HF_TOKEN' in c.env || 'CIVITAI_TOKEN' in c.env), []);
   // The wheels image's log starts with the common image's calls (same history).
   t.deepEqual(built.slice(0, 6), calls.slice(0, 6));
-  t.is(built.find(c => c.tool === 'git' && c.argv.includes('checkout'))?.argv.at(-1), '0123456789abcdef0123456789abcdef01234567');
+  t.is(built.find(c => c.tool === 'git' && c.argv.includes('checkout'))?.argv.at(-1), 'eb615cf6cf4d221338033340ee2de1c37fbdba4a');
 
   const freeze = await readFileFromImage(`${TAG}/app:test`, '/opt/kiln/freeze.txt');
-  t.regex(freeze, /^sageattention==0\.0\.0$/m);
+  t.regex(freeze, /^sageattention==2\.2\.0$/m);
   t.regex(freeze, /^torch==2\.7\.1\+cu128$/m);
   const version = await readFileFromImage(`${TAG}/app:test`, '/opt/llama/VERSION');
-  t.regex(version, /built with: GGML_CUDA=ON CMAKE_CUDA_ARCHITECTURES=120/);
+  t.regex(version, /built with: GGML_CUDA=ON GGML_BACKEND_DL=ON CMAKE_CUDA_ARCHITECTURES=120 /);
 
   t.is((await imageLabels(`${TAG}/app:test`))['kiln.stub-world'], '1');
   const history = await imageHistory(`${TAG}/app:test`);

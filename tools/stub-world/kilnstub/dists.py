@@ -13,7 +13,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 
-from . import table
+from . import elves, table
 from .pep508 import Requirement, canonical, underscored
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -84,6 +84,11 @@ def standin_files(name: str, version: str, entry: dict | None, index_build: str 
     modules = entry.get("modules") or [underscored(name)]
     files: dict[str, bytes] = {}
     kind = entry.get("standin", "module")
+    # Real ELF libraries the package ships (e.g. nvidia/cudnn/lib/libcudnn.so.9), for ldd.
+    for lib in entry.get("libs", []):
+        files[lib["path"]] = bytes(elves.template(elves.package_lib(lib)))
+    if kind == "none":
+        return files
     if kind == "torch":
         build = index_build or "cpu"
         idx = table.load()["indexes"].get(build, {})

@@ -44,6 +44,12 @@ def plain_lib(soname: str) -> Sig:
     return Sig("shared", soname, ())
 
 
+def package_lib(lib: dict) -> Sig:
+    """A library a pip package ships (torch's nvidia-* wheels, onnxruntime's CUDA provider):
+    with a SONAME when the table gives one, else a dlopen'ed module."""
+    return Sig("shared" if lib.get("soname") else "module", lib.get("soname"), tuple(lib.get("needed", [])))
+
+
 def cuda_majors(table: dict) -> list[str]:
     return sorted({c["version"].split(".")[0] for c in table["cuda"].values()})
 
@@ -94,6 +100,9 @@ def all_sigs(table: dict) -> list[Sig]:
     for pkg in table["apt"].values():
         for lib in pkg.get("libs", []):
             sigs.add(plain_lib(lib["soname"]))
+    for pkg in table["packages"].values():
+        for lib in pkg.get("libs", []):
+            sigs.add(package_lib(lib))
     return sorted(sigs, key=Sig.text)
 
 
