@@ -1,6 +1,6 @@
 // docs/runtime.md documents every environment variable the runtime reads.
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCRIPTS } from './helpers/util.ts';
@@ -16,14 +16,18 @@ test('every environment variable read by scripts/ is in the README tables', asyn
     for (const m of (line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]*)`/g)) documented.add(m[1]!);
   }
   const used = new Set<string>();
-  for (const f of ['start.sh', 'comfyctl']) {
+  const shells = ['start.sh', 'comfyctl', ...(await readdir(join(SCRIPTS, 'lib'))).filter((f) => f.endsWith('.sh')).map((f) => `lib/${f}`)];
+  for (const f of shells) {
     const text = await readFile(join(SCRIPTS, f), 'utf8');
     for (const m of text.matchAll(/^([A-Z][A-Z0-9_]*)="\$\{\1:-/gm)) used.add(m[1]!);
   }
-  const py = await readFile(join(SCRIPTS, 'fetch_models.py'), 'utf8');
-  for (const m of py.matchAll(/env\.get\("([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
+  const pys = ['fetch_models.py', ...(await readdir(join(SCRIPTS, 'lib'))).filter((f) => f.endsWith('.py')).map((f) => `lib/${f}`)];
+  for (const f of pys) {
+    const py = await readFile(join(SCRIPTS, f), 'utf8');
+    for (const m of py.matchAll(/env(?:iron)?\.get\("([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
+  }
   for (const v of ['HF_TOKEN', 'CIVITAI_TOKEN', 'HOME']) used.add(v);
-  t.true(used.size > 40, `found ${used.size} variables`);
+  t.true(used.size > 50, `found ${used.size} variables`);
   const missing = [...used].filter((v) => !documented.has(v)).sort();
   t.deepEqual(missing, [], `undocumented: ${missing.join(', ')}`);
   t.log(`${used.size} variables, all documented`);
