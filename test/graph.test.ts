@@ -180,6 +180,8 @@ test('GPU variants with equal files: one builds, the other is FROM it with its o
   t.is(variant.key, primary.key);
   t.not(variant.imageKey, primary.imageKey);
   t.is(variant.env.KILN_GPU, 'rtx5090');
+  t.is(variant.env.KILN_SM, 'sm_120', 'start.sh compares it with the GPU it finds');
+  t.is(primary.env.KILN_SM, 'sm_89');
   t.is(variant.labels['kiln.sm'], 'sm_120');
   // Sage is compiled per GPU arch, so wan-video's two images differ and both build.
   t.is(Testing.target(g, 'wan-video-rtx5090').variantOf, undefined);
