@@ -28,6 +28,8 @@ test('ENABLE_MANAGER_UI: off by default; comfyctl manager-ui on|off applies it t
   await run.waitLog(/ComfyUI ready in/, READY);
   t.regex(run.out(), /ComfyUI-Manager UI: off \(cli-only mode/);
   t.regex(run.out(), /GPU: \S+no-nvidia-smi not found .*GPU check skipped/, 'no nvidia-smi: the check says so and goes on');
+  t.regex(run.out(), /status endpoint: off \(ENABLE_STATUS=false\)/);
+  t.false(existsSync(join(s.run, 'services', 'status')));
   t.is((await launches(s))[0]?.manager_cli_only, true, 'first launch: the Manager finds its cli-only flag');
   t.true(existsSync(flag), 'the flag is in the Manager directory itself (where its __init__.py looks)');
 
@@ -64,7 +66,7 @@ test('ENABLE_MANAGER_UI: off by default; comfyctl manager-ui on|off applies it t
 
 test('comfyctl stop-pod ends start.sh and every child; NUKE_ON_STOP + NUKE_MODELS then delete user data and models', async (t) => {
   const s = await sandbox(t);
-  const run = runStart(t, s, { SKIP_MODEL_DOWNLOAD: 'true', NUKE_ON_STOP: 'true', NUKE_MODELS: 'true' });
+  const run = runStart(t, s, { SKIP_MODEL_DOWNLOAD: 'true', NUKE_ON_STOP: 'true', NUKE_MODELS: 'true', ENABLE_STATUS: 'true' });
   await run.waitLog(/ComfyUI ready in/, READY);
   const data = join(s.ws, 'ComfyUI');
   await put(join(data, 'output', 'a.png'));
@@ -227,7 +229,7 @@ test('status endpoint: JSON with ComfyUI state and restarts, models present/fail
     RUNPOD_API_KEY: 'rpa_statusSECRET_0123456789',
     JUPYTER_TOKEN: 'jupyter_statusSECRET_0123456789',
   };
-  const run = runStart(t, s, { ...secrets, ENABLE_JUPYTER: 'true', JUPYTER_BIN: join(s.bin, 'jupyter'), JUPYTER_PORT: '18889', KILN_TEMPLATE: 'test', KILN_GPU: 'rtx4090', KILN_SM: 'sm_89' });
+  const run = runStart(t, s, { ...secrets, ENABLE_STATUS: 'true', ENABLE_JUPYTER: 'true', JUPYTER_BIN: join(s.bin, 'jupyter'), JUPYTER_PORT: '18889', KILN_TEMPLATE: 'test', KILN_GPU: 'rtx4090', KILN_SM: 'sm_89' });
   await run.waitLog(/ComfyUI ready in/, READY);
 
   const health = await getJson(s.statusPort, '/healthz');

@@ -85,7 +85,7 @@ export interface Sandbox {
   /** HOME of the runs. */
   home: string;
   port: number;
-  /** The status endpoint (127.0.0.1 only). */
+  /** The status endpoint (127.0.0.1 only; off unless a test sets ENABLE_STATUS=true). */
   statusPort: number;
   env: Record<string, string>;
 }
@@ -137,6 +137,9 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     // Nothing here may reach the machine's own /etc/hosts or GPU, whatever a test enables.
     KILN_HOSTS_FILE: join(root, 'etc-hosts'),
     KILN_NVIDIA_SMI: join(s.bin, 'no-nvidia-smi'),
+    // The status endpoint only where a test looks at it (ENABLE_STATUS=true): every listener
+    // makes a port that another test just found free less likely to stay free.
+    ENABLE_STATUS: 'false',
     STATUS_HOST: '127.0.0.1',
     STATUS_PORT: String(s.statusPort),
     FETCH_BACKOFF: '0.05',
