@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Kiln container entrypoint (ENTRYPOINT ["/opt/kiln/scripts/start.sh"]).
 #
-# Order: layout (/workspace or ephemeral) -> SSH, FileBrowser, Jupyter ->
+# Order: (PARANOID_MODE: secrets out of the environment) -> layout
+# (/workspace or ephemeral) -> PRIVACY_MODE hosts block -> GPU check ->
+# KILN_USER -> status endpoint, connection log, SSH, FileBrowser, Jupyter ->
 # extra custom nodes -> models -> llama-server -> ComfyUI under a supervisor
-# loop (restart on crash with backoff; `comfyctl restart|stop|start|status`
-# talks to it through signals and files in $KILN_RUN_DIR).
+# loop (restart on crash with backoff; `comfyctl restart|stop|start|status|
+# stop-pod|manager-ui` talks to it through signals and files in $KILN_RUN_DIR).
+# On SIGTERM / `comfyctl stop-pod`: everything stops, then the PARANOID_MODE
+# and NUKE_ON_STOP cleanups run.
 #
 # Every variable is documented, with its default, in docs/runtime.md.
-# Bash + coreutils + Python 3 standard library only.
+# Bash + coreutils + Python 3 standard library only. One concern per file
+# in lib/: paranoid.sh, cleanup.sh (+ cleanup.list), manager.sh, privacy.sh
+# (+ telemetry-hosts.txt, netlog.py), gpu.sh, user.sh, status_server.py.
 #
 # No `set -e`: an entrypoint must keep going when an optional step fails,
 # so every step checks and logs its own errors.
@@ -15,6 +22,22 @@ set -uo pipefail
 shopt -s nullglob
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/paranoid.sh
+source "$SCRIPT_DIR/lib/paranoid.sh"
+# shellcheck source=lib/cleanup.sh
+source "$SCRIPT_DIR/lib/cleanup.sh"
+# shellcheck source=lib/manager.sh
+source "$SCRIPT_DIR/lib/manager.sh"
+# shellcheck source=lib/privacy.sh
+source "$SCRIPT_DIR/lib/privacy.sh"
+# shellcheck source=lib/gpu.sh
+source "$SCRIPT_DIR/lib/gpu.sh"
+# shellcheck source=lib/user.sh
+source "$SCRIPT_DIR/lib/user.sh"
+
+# PARANOID_MODE: before anything reads a setting, move the secrets out of the
+# environment (this re-executes start.sh once).
+paranoid_take_secrets "$@"
 
 # ----------------------------------------------------------------- settings
 WORKSPACE_DIR="${WORKSPACE_DIR:-/workspace}"
@@ -30,7 +53,10 @@ KILN_BIN_DIR="${KILN_BIN_DIR:-/usr/local/bin}"
 KILN_STOP_TIMEOUT="${KILN_STOP_TIMEOUT:-7}"
 KILN_TEMPLATE="${KILN_TEMPLATE:-}"
 KILN_GPU="${KILN_GPU:-}"
+KILN_SM="${KILN_SM:-}"
 KILN_ATTENTION="${KILN_ATTENTION:-}"
+KILN_TMP_DIR="${KILN_TMP_DIR:-${TMPDIR:-/tmp}}"
+KILN_NVIDIA_SMI="${KILN_NVIDIA_SMI:-nvidia-smi}"
 DEBUG_MODE="${DEBUG_MODE:-false}"
 
 COMFYUI_PORT="${COMFYUI_PORT:-8188}"
@@ -39,6 +65,8 @@ COMFY_READY_TIMEOUT="${COMFY_READY_TIMEOUT:-600}"
 COMFY_BACKOFF_START="${COMFY_BACKOFF_START:-2}"
 COMFY_BACKOFF_MAX="${COMFY_BACKOFF_MAX:-60}"
 COMFY_STABLE_SECS="${COMFY_STABLE_SECS:-120}"
+COMFY_PERF_FLAGS="${COMFY_PERF_FLAGS:-}"
+ENABLE_MANAGER_UI="${ENABLE_MANAGER_UI:-false}"
 
 PUBLIC_KEY="${PUBLIC_KEY:-}"
 SSH_PORT="${SSH_PORT:-22}"
@@ -66,6 +94,18 @@ LLM_ARGS="${LLM_ARGS:--ngl 99}"
 SKIP_MODEL_DOWNLOAD="${SKIP_MODEL_DOWNLOAD:-false}"
 CUSTOM_NODES="${CUSTOM_NODES:-}"
 
+ENABLE_STATUS="${ENABLE_STATUS:-true}"
+STATUS_PORT="${STATUS_PORT:-9188}"
+STATUS_HOST="${STATUS_HOST:-0.0.0.0}"
+
+NUKE_ON_STOP="${NUKE_ON_STOP:-false}"
+NUKE_MODELS="${NUKE_MODELS:-false}"
+PRIVACY_MODE="${PRIVACY_MODE:-false}"
+PRIVACY_LOG_INTERVAL="${PRIVACY_LOG_INTERVAL:-120}"
+KILN_HOSTS_FILE="${KILN_HOSTS_FILE:-/etc/hosts}"
+PARANOID_MODE="${PARANOID_MODE:-false}"
+KILN_USER="${KILN_USER:-}"
+
 # Standard ComfyUI model folders (+ llm for llama-server GGUF files).
 MODEL_FOLDERS=(checkpoints loras vae clip clip_vision text_encoders diffusion_models unet
   controlnet upscale_models embeddings hypernetworks style_models gligen photomaker
@@ -92,6 +132,21 @@ redact_url() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 is_true() { [[ ${1,,} == true || $1 == 1 || ${1,,} == yes ]]; }
+
+# Small state files that comfyctl and the status endpoint read: 0644 whatever
+# the umask. Never a secret.
+put() { # file value
+  [[ -d ${1%/*} ]] || return 0
+  local new=0
+  [[ -e $1 ]] || new=1
+  printf '%s\n' "$2" >"$1" 2>/dev/null || return 0
+  if ((new)); then chmod 644 "$1" 2>/dev/null; fi
+  return 0
+}
+service_record() { # name pid port: for the status endpoint
+  mkdir -p "$KILN_RUN_DIR/services" 2>/dev/null && chmod 755 "$KILN_RUN_DIR/services" 2>/dev/null
+  put "$KILN_RUN_DIR/services/$1" "$2 $3"
+}
 
 now() { # seconds with decimals when bash has EPOCHREALTIME
   if [[ -n ${EPOCHREALTIME:-} ]]; then printf '%s' "${EPOCHREALTIME/,/.}"; else date +%s; fi
@@ -122,15 +177,28 @@ alive() { # pid is running (zombies count as dead)
   [[ ${s%% *} != Z ]]
 }
 
-# Start "$@" in its own session (so stop_all can signal the whole process
-# tree) with output to a log file ("-" = container log).
+# exec "$@" in its own session (so stop_all can signal the whole process
+# tree); with --user first, as KILN_USER when that is set up (user.sh).
 detach() {
-  if have setsid; then exec setsid "$@"; else exec "$@"; fi
+  local -a pre=()
+  if [[ ${1:-} == --user ]]; then
+    shift
+    if [[ -n $USER_UID ]]; then
+      export HOME=$USER_HOME USER=$KILN_USER LOGNAME=$KILN_USER
+      pre=(setpriv --reuid="$USER_UID" --regid="$USER_GID" --init-groups --)
+    fi
+  fi
+  if have setsid; then exec setsid "${pre[@]}" "$@"; else exec "${pre[@]}" "$@"; fi
 }
 with_env() { # NAME VALUE cmd...: set one variable for the child only
   export "$1=$2"
   shift 2
   "$@"
+}
+with_umask() { # mask cmd...: exec cmd with its own umask
+  umask "$1"
+  shift
+  exec "$@"
 }
 spawn() { # name logfile cmd...
   local name=$1 logf=$2
@@ -201,12 +269,33 @@ stop_all() {
 on_term() {
   ((STOPPING)) && return
   STOPPING=1
-  log "stop signal received: stopping ComfyUI and services"
+  local trigger=SIGTERM
+  [[ -f $KILN_RUN_DIR/stop-pod ]] && trigger="comfyctl stop-pod"
+  log "stop ($trigger): stopping ComfyUI and services"
   set_state stopping
   stop_all
-  rm -f "$KILN_RUN_DIR/supervisor.pid" "$KILN_RUN_DIR/comfyui.pid" "$KILN_RUN_DIR/comfyui.ready"
+  exit_cleanup "$trigger"
+  rm -f "$KILN_RUN_DIR/supervisor.pid" "$KILN_RUN_DIR/comfyui.pid" "$KILN_RUN_DIR/comfyui.ready" "$KILN_RUN_DIR/stop-pod"
   log "stopped"
   exit 0
+}
+
+# After every child has stopped: PARANOID_MODE shreds its set; NUKE_ON_STOP
+# deletes user data, but only when ComfyUI became ready in this container
+# (a failed start keeps everything for debugging).
+exit_cleanup() {
+  if is_true "$PARANOID_MODE"; then cleanup_run shred "$1, PARANOID_MODE" paranoid; fi
+  is_true "$NUKE_ON_STOP" || return 0
+  local ready=""
+  [[ -f $KILN_RUN_DIR/comfyui.ever-ready ]] && ready=$(<"$KILN_RUN_DIR/comfyui.ever-ready")
+  if [[ $ready != "$RUN_ID "* ]]; then
+    warn "NUKE_ON_STOP: ComfyUI never became ready in this container; nothing deleted (kept for debugging)"
+    return 0
+  fi
+  local -a sets=(nuke)
+  is_true "$NUKE_MODELS" && sets+=(models)
+  log "NUKE_ON_STOP: ComfyUI was ready in this container; deleting ${sets[*]} (list: scripts/lib/cleanup.list)"
+  cleanup_run delete "$1, NUKE_ON_STOP" "${sets[@]}"
 }
 
 # ------------------------------------------------------------------- layout
@@ -218,6 +307,9 @@ NODES_DIR=""
 setup_layout() {
   mkdir -p "$KILN_RUN_DIR" "$KILN_LOG_DIR" "$KILN_STATE_DIR" 2>/dev/null ||
     warn "cannot create $KILN_RUN_DIR / $KILN_STATE_DIR; comfyctl will not work"
+  # Readable whatever the umask (PARANOID_MODE: 077): the status endpoint may
+  # run as KILN_USER; nothing secret is kept there (logs are not).
+  chmod 755 "$KILN_RUN_DIR" "$KILN_STATE_DIR" 2>/dev/null
   if [[ -d $WORKSPACE_DIR && -w $WORKSPACE_DIR ]] && touch "$WORKSPACE_DIR/.kiln-write-test" 2>/dev/null; then
     rm -f "$WORKSPACE_DIR/.kiln-write-test"
     PERSIST=1
@@ -234,6 +326,7 @@ setup_layout() {
   fi
   MODELS_DIR="$DATA_DIR/models"
   NODES_DIR="$DATA_DIR/custom_nodes"
+  if ((PERSIST)); then KILN_CLEANUP_RECORD="$WORKSPACE_DIR/.kiln/last-cleanup.json"; else KILN_CLEANUP_RECORD="$KILN_STATE_DIR/last-cleanup.json"; fi
   local f
   for f in "${MODEL_FOLDERS[@]}"; do mkdir -p "$MODELS_DIR/$f"; done
   mkdir -p "$DATA_DIR"/{output,input,user,custom_nodes}
@@ -311,7 +404,7 @@ write_model_paths() { # extra_model_paths.yaml for the persistent models dir
       [[ -n ${seen[$f]:-} || ! $f =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] && continue
       printf '  %s: %s\n' "$f" "$f"
     done
-  } >"$yaml.tmp" && mv "$yaml.tmp" "$yaml"
+  } >"$yaml.tmp" && mv "$yaml.tmp" "$yaml" && chmod 644 "$yaml"
   COMFY_EXTRA_ARGS+=(--extra-model-paths-config "$yaml")
 }
 
@@ -373,6 +466,8 @@ PrintMotd no
 PidFile $KILN_RUN_DIR/sshd.pid
 Subsystem sftp internal-sftp
 EOF
+    # PARANOID_MODE: no shell history in SSH sessions either.
+    if is_true "$PARANOID_MODE"; then echo "SetEnv HISTFILE=/dev/null HISTSIZE=0 HISTFILESIZE=0 LESSHISTFILE=-"; fi
   } >"$conf"
   mkdir -p /run/sshd 2>/dev/null || true
   if ! "$sshd" -t -f "$conf" >>"$KILN_LOG_DIR/sshd.log" 2>&1; then
@@ -380,6 +475,7 @@ EOF
     return
   fi
   spawn sshd "$KILN_LOG_DIR/sshd.log" detach "$sshd" -D -e -f "$conf"
+  service_record sshd "$LAST_PID" "$SSH_PORT"
   log "SSH: key-only sshd on port $SSH_PORT (password login disabled)"
 }
 
@@ -412,7 +508,9 @@ start_filebrowser() {
       "$fb" users add "$FILEBROWSER_USER" "$pass" --perm.admin -d "$db" >>"$logf" 2>&1
     fi || { err "FileBrowser: cannot set the password of $FILEBROWSER_USER (see $logf); skipped"; return; }
   fi
-  spawn filebrowser "$logf" detach "$fb" -d "$db"
+  user_own "$db"
+  spawn filebrowser "$logf" detach --user "$fb" -d "$db"
+  service_record filebrowser "$LAST_PID" "$FILEBROWSER_PORT"
   log "FileBrowser: port $FILEBROWSER_PORT, user $FILEBROWSER_USER, root $root"
   if ((generated)); then
     log "FileBrowser: generated password (shown once, kept in $db): $pass"
@@ -434,8 +532,9 @@ start_jupyter() {
   if ((PERSIST)); then root=$WORKSPACE_DIR; else root=$DATA_DIR; fi
   [[ -n $token ]] || token=$(gen_secret)
   # The token reaches Jupyter through its environment, never argv.
-  spawn jupyter "$KILN_LOG_DIR/jupyter.log" with_env JUPYTER_TOKEN "$token" detach "$jb" lab \
+  spawn jupyter "$KILN_LOG_DIR/jupyter.log" with_env JUPYTER_TOKEN "$token" detach --user "$jb" lab \
     --ip=0.0.0.0 --port="$JUPYTER_PORT" --no-browser --allow-root --ServerApp.root_dir="$root"
+  service_record jupyter "$LAST_PID" "$JUPYTER_PORT"
   log "Jupyter: port $JUPYTER_PORT, root $root"
   [[ -n $JUPYTER_TOKEN ]] || log "Jupyter: generated token (shown once): $token"
 }
@@ -463,8 +562,9 @@ start_llm() {
   fi
   local -a args=()
   read -r -a args <<<"$LLM_ARGS"
-  spawn llama-server "$KILN_LOG_DIR/llama-server.log" detach "$LLAMA_SERVER_BIN" -m "$model" \
+  spawn llama-server "$KILN_LOG_DIR/llama-server.log" detach --user "$LLAMA_SERVER_BIN" -m "$model" \
     --host 0.0.0.0 --port "$LLM_PORT" "${args[@]}"
+  service_record llama-server "$LAST_PID" "$LLM_PORT"
   log "LLM: llama-server on port $LLM_PORT with ${model##*/} (log: $KILN_LOG_DIR/llama-server.log)"
 }
 
@@ -485,7 +585,8 @@ install_requirements() { # node-dir name commit
     warn "custom node $name: no constraints file at $KILN_CONSTRAINTS; its requirements may change torch"
   fi
   log "custom node $name: installing requirements${KILN_CONSTRAINTS:+ (constrained by $KILN_CONSTRAINTS)}"
-  if run_bg "${pip[@]}" > >(sed 's/^/    pip: /') 2>&1; then
+  # umask 022: the venv is shared code that KILN_USER must read (PARANOID_MODE sets 077).
+  if run_bg with_umask 022 "${pip[@]}" > >(sed 's/^/    pip: /') 2>&1; then
     mkdir -p "${marker%/*}" && printf '%s' "$stamp" >"$marker"
   else
     err "custom node $name: pip install failed; the node may not load"
@@ -569,10 +670,12 @@ install_custom_nodes() {
 fetch_models() {
   if is_true "$SKIP_MODEL_DOWNLOAD"; then
     log "models: SKIP_MODEL_DOWNLOAD=true; not fetching"
+    put "$KILN_RUN_DIR/models.state" skipped
     return 0
   fi
   if [[ -z $SYS_PYTHON ]]; then
     err "models: no python3 in this image; cannot fetch models"
+    put "$KILN_RUN_DIR/models.state" "failed 127"
     return 0
   fi
   local report="$KILN_RUN_DIR/models-report.json" rc missing
@@ -583,8 +686,12 @@ fetch_models() {
   log "models: fetching into $MODELS_DIR"
   local t0
   t0=$(now)
-  run_bg "$SYS_PYTHON" "${args[@]}"
+  put "$KILN_RUN_DIR/models.state" running
+  # The only child that gets the download tokens (PARANOID_MODE holds them unexported).
+  run_bg with_download_secrets "$SYS_PYTHON" "${args[@]}"
   rc=$?
+  chmod 644 "$report" 2>/dev/null # redacted by the fetcher; the status endpoint reads it
+  if ((rc == 0)); then put "$KILN_RUN_DIR/models.state" "done 0"; else put "$KILN_RUN_DIR/models.state" "failed $rc"; fi
   if ((rc == 0)); then
     log "models: all present ($(elapsed_since "$t0") s)"
     return 0
@@ -602,8 +709,11 @@ READY_PID=""
 RESTARTS=0
 declare -a COMFY_EXTRA_ARGS=()
 BOOT_T0=$(now)
+# Marks what this start.sh run wrote (a marker left by an earlier run in the
+# same container must not count).
+RUN_ID="$$.$(now_us)"
 
-set_state() { [[ -d $KILN_RUN_DIR ]] && printf '%s\n' "$1" >"$KILN_RUN_DIR/comfyui.state" 2>/dev/null; return 0; }
+set_state() { put "$KILN_RUN_DIR/comfyui.state" "$1"; }
 
 interrupt_sleep() { if [[ -n $SLEEP_PID ]]; then kill "$SLEEP_PID" 2>/dev/null; fi; }
 
@@ -662,7 +772,9 @@ watch_ready() { # pid t0: logs once /system_stats answers
   local pid=$1 t0=$2 deadline=$((SECONDS + COMFY_READY_TIMEOUT))
   while kill -0 "$pid" 2>/dev/null; do
     if http_ok "$COMFYUI_PORT" /system_stats 2>/dev/null; then
-      printf '%s\n' "$pid" >"$KILN_RUN_DIR/comfyui.ready"
+      put "$KILN_RUN_DIR/comfyui.ready" "$pid"
+      # NUKE_ON_STOP runs only in a container where ComfyUI was ready once.
+      put "$KILN_RUN_DIR/comfyui.ever-ready" "$RUN_ID $pid"
       set_state running
       log "ComfyUI ready in $(elapsed_since "$t0") s on port $COMFYUI_PORT (pid $pid; $(elapsed_since "$BOOT_T0") s since container start)"
       exit 0
@@ -684,6 +796,7 @@ comfy_args() {
   *) warn "KILN_ATTENTION=$KILN_ATTENTION is not sage, flash or empty; no attention flag" ;;
   esac
   COMFY_CMD+=("${COMFY_EXTRA_ARGS[@]}")
+  perf_flags
   local -a user=()
   read -r -a user <<<"$COMFY_ARGS"
   COMFY_CMD+=("${user[@]}")
@@ -694,12 +807,13 @@ launch_comfy() {
   set_state starting
   local t0
   t0=$(now)
+  manager_ui_apply
   log "starting ComfyUI: ${COMFY_CMD[*]}"
-  (cd "$COMFYUI_DIR" && detach "${COMFY_CMD[@]}") > >(tee -a "$KILN_LOG_DIR/comfyui.log") 2>&1 &
+  (cd "$COMFYUI_DIR" && detach --user "${COMFY_CMD[@]}") > >(tee -a "$KILN_LOG_DIR/comfyui.log") 2>&1 &
   COMFY_PID=$!
   COMFY_T0=$SECONDS
   CHILDREN[$COMFY_PID]=comfyui
-  printf '%s\n' "$COMFY_PID" >"$KILN_RUN_DIR/comfyui.pid"
+  put "$KILN_RUN_DIR/comfyui.pid" "$COMFY_PID"
   watch_ready "$COMFY_PID" "$t0" &
   READY_PID=$!
 }
@@ -751,12 +865,44 @@ supervise_comfy() {
     fi
     ((up >= COMFY_STABLE_SECS)) && backoff=$COMFY_BACKOFF_START
     RESTARTS=$((RESTARTS + 1))
-    printf '%s\n' "$RESTARTS" >"$KILN_RUN_DIR/comfyui.restarts"
+    put "$KILN_RUN_DIR/comfyui.restarts" "$RESTARTS"
     set_state backoff
     warn "ComfyUI exited with code $COMFY_RC after ${up}s; restart #$RESTARTS in ${backoff}s"
     sleep_interruptible "$backoff"
     backoff=$((backoff * 2 > COMFY_BACKOFF_MAX ? COMFY_BACKOFF_MAX : backoff * 2))
   done
+}
+
+# ------------------------------------------------------------------- status
+start_status() {
+  if ! is_true "$ENABLE_STATUS"; then
+    log "status endpoint: off (ENABLE_STATUS=$ENABLE_STATUS)"
+    return
+  fi
+  [[ -n $SYS_PYTHON ]] || { warn "status endpoint: no python3 in this image; skipped"; return; }
+  local mode=ephemeral
+  local -a disks=(--disk "models=$MODELS_DIR" --disk "comfyui=$COMFYUI_DIR" --disk "tmp=$KILN_TMP_DIR")
+  if ((PERSIST)); then
+    mode=persistent
+    disks=(--disk "workspace=$WORKSPACE_DIR" "${disks[@]}")
+  fi
+  spawn status "$KILN_LOG_DIR/status.log" without_secrets detach --user "$SYS_PYTHON" "$SCRIPT_DIR/lib/status_server.py" \
+    --host "$STATUS_HOST" --port "$STATUS_PORT" --run-dir "$KILN_RUN_DIR" --manifest "$KILN_MANIFEST_DIR/models.json" \
+    --models-dir "$MODELS_DIR" --cleanup-record "$KILN_CLEANUP_RECORD" "${disks[@]}" \
+    --template "$KILN_TEMPLATE" --gpu "$KILN_GPU" --mode "$mode"
+  service_record status "$LAST_PID" "$STATUS_PORT"
+  log "status endpoint: GET http://$STATUS_HOST:$STATUS_PORT/status (JSON, no secrets)"
+}
+
+# What comfyctl needs to act like start.sh from an SSH session, whose
+# environment is not the container's (paths only, never a secret).
+write_runtime_env() {
+  local v out=""
+  for v in WORKSPACE_DIR COMFYUI_DIR DATA_DIR MODELS_DIR KILN_LOG_DIR KILN_TMP_DIR HOME USER_HOME \
+    NUKE_MODELS KILN_CLEANUP_RECORD; do
+    printf -v out '%s%s=%q\n' "$out" "$v" "${!v}"
+  done
+  put "$KILN_RUN_DIR/runtime.env" "${out%$'\n'}"
 }
 
 # --------------------------------------------------------------------- main
@@ -766,26 +912,38 @@ main() {
   trap on_stop_comfy USR1
   trap on_start_comfy USR2
 
-  log "Kiln start: template=${KILN_TEMPLATE:-?} gpu=${KILN_GPU:-?} attention=${KILN_ATTENTION:-none} (pid $$)"
+  log "Kiln start: template=${KILN_TEMPLATE:-?} gpu=${KILN_GPU:-?} (${KILN_SM:-sm ?}) attention=${KILN_ATTENTION:-none} (pid $$)"
+  paranoid_harden
   setup_layout
-  printf '%s\n' "$$" >"$KILN_RUN_DIR/supervisor.pid"
-  printf '%s\n' "$COMFYUI_PORT" >"$KILN_RUN_DIR/comfyui.port"
-  printf '0\n' >"$KILN_RUN_DIR/comfyui.restarts"
+  rm -rf "$KILN_RUN_DIR/services" "$KILN_RUN_DIR/comfyui.ever-ready" "$KILN_RUN_DIR/stop-pod" \
+    "$KILN_RUN_DIR/models.state" "$KILN_RUN_DIR/manager-ui"
+  put "$KILN_RUN_DIR/supervisor.pid" "$$"
+  put "$KILN_RUN_DIR/supervisor.started" "$EPOCHSECONDS"
+  put "$KILN_RUN_DIR/comfyui.port" "$COMFYUI_PORT"
+  put "$KILN_RUN_DIR/comfyui.restarts" 0
   # `comfyctl` on PATH for SSH / web-terminal sessions.
   if [[ -d $KILN_BIN_DIR && -w $KILN_BIN_DIR ]]; then
     ln -sfn "$SCRIPT_DIR/comfyctl" "$KILN_BIN_DIR/comfyctl" || true
   fi
   set_state preparing
   log_baked_nodes
+  privacy_setup # before anything downloads
+  gpu_check
+  user_setup
+  write_runtime_env
 
+  start_status
+  start_netlog
   start_ssh
   start_filebrowser
   start_jupyter
   ((STOPPING)) && return
   install_custom_nodes
   fetch_models
+  paranoid_forget_secrets
   ((STOPPING)) && return
   write_model_paths
+  user_own_data
   start_llm
   supervise_comfy
 }

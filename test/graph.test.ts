@@ -182,6 +182,8 @@ test('GPU variants with equal files: one builds (checks covering both GPUs), the
   t.is(variant.key, primary.key);
   t.not(variant.imageKey, primary.imageKey);
   t.is(variant.env.KILN_GPU, 'rtx5090');
+  t.is(variant.env.KILN_SM, 'sm_120', 'start.sh compares it with the GPU it finds');
+  t.is(primary.env.KILN_SM, 'sm_89');
   t.is(variant.labels['kiln.sm'], 'sm_120');
   // The primary's checks run once for both: torch must have code for sm_89 and sm_120.
   const spec = primary.layers.find((l) => l.kind === 'check-spec')!.params.spec as CheckSpec;

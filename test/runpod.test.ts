@@ -66,7 +66,19 @@ test('kiln runpod sd15-basic --gpu rtx5090: valid template JSON without any secr
   const tpl = JSON.parse(r.stdout) as RunpodTemplate;
   t.is(tpl.name, 'kiln-sd15-basic-rtx5090');
   t.is(tpl.imageName, 'kiln/sd15-basic:rtx5090-dev');
-  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '22/tcp']);
+  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '9188/http', '22/tcp']);
+  t.regex(tpl.readme, /\| 9188\/http \| Kiln status, JSON \(GET \/status; ENABLE_STATUS\) \|/);
+  // The pod features of issue 16, with start.sh's defaults.
+  t.like(tpl.env, {
+    ENABLE_MANAGER_UI: 'false',
+    ENABLE_STATUS: 'true',
+    NUKE_ON_STOP: 'false',
+    NUKE_MODELS: 'false',
+    PRIVACY_MODE: 'false',
+    PARANOID_MODE: 'false',
+    KILN_USER: '',
+    COMFY_PERF_FLAGS: '',
+  });
   t.is(tpl.containerDiskInGb, 40);
   t.is(tpl.volumeInGb, 100);
   t.is(tpl.volumeMountPath, '/workspace');
@@ -96,7 +108,7 @@ test('image name from REGISTRY/TAG env or flags; the template\'s own ports and e
   t.is(r.exitCode, 0, r.stderr);
   const tpl = JSON.parse(r.stdout) as RunpodTemplate;
   t.is(tpl.imageName, 'ghcr.io/acme/llm-prompt:rtx4090-1.2.3');
-  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '8081/http', '22/tcp']);
+  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '9188/http', '8081/http', '22/tcp']);
   t.is(tpl.env.ENABLE_LLM, 'true');
   t.regex(tpl.readme, /Features: llama/);
   const two = await kiln(['runpod', 'sd15-basic']);
@@ -142,7 +154,7 @@ test('renderer: disk from the template, tcp ports after http, secret names in a 
   );
   t.is(tpl.containerDiskInGb, 80);
   t.is(tpl.volumeInGb, 250);
-  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '22/tcp', '7000/tcp']);
+  t.deepEqual(tpl.ports, ['8188/http', '8080/http', '8888/http', '9188/http', '22/tcp', '7000/tcp']);
   t.is(tpl.env.HF_TOKEN, '{{ RUNPOD_SECRET_HF_TOKEN }}');
   t.is(tpl.env.LOG_LEVEL, 'info');
   t.deepEqual(Object.keys(tpl.env), [...Object.keys(tpl.env)].sort());

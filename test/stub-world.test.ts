@@ -257,7 +257,7 @@ if (skip) {
       pip install --force-reinstall onnxruntime-gpu==1.22.0 >/dev/null
       pip install --index-url ${CU128} torch==2.8.0 >/dev/null; cd / && LD_LIBRARY_PATH=${libs} ldd ${provider}`);
     ok(t, r, 'provider with torch');
-    for (const [lib, part] of [['libcudnn.so.9', 'cudnn'], ['libcublasLt.so.12', 'cublas'], ['libcudart.so.12', 'cuda_runtime']]) {
+    for (const [lib, part] of [['libcudnn.so.9', 'cudnn'], ['libcublasLt.so.12', 'cublas'], ['libcudart.so.12', 'cuda_runtime']] as const) {
       t.regex(r.stdout, new RegExp(`${lib.replace(/\./g, '\\.')} => /opt/venv/lib/python3\\.12/site-packages/nvidia/${part}/lib/`));
     }
     t.notRegex(r.stdout, /not found/);

@@ -108,8 +108,9 @@ COPY --from=runtime . /opt/kiln/scripts/
 
 ENV KILN_ATTENTION="sage"
 ENV KILN_GPU="rtx5090"
+ENV KILN_SM="sm_120"
 ENV KILN_TEMPLATE="flux1-dev"
-EXPOSE 22 8080 8188 8888
+EXPOSE 22 8080 8188 8888 9188
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]
 
 # Checks (README "Checks"): run in a stage of their own, so nothing they write reaches the

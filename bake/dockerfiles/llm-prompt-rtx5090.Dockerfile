@@ -68,10 +68,11 @@ COPY --from=runtime . /opt/kiln/scripts/
 
 ENV KILN_ATTENTION=""
 ENV KILN_GPU="rtx5090"
+ENV KILN_SM="sm_120"
 ENV KILN_TEMPLATE="llm-prompt"
 ENV ENABLE_LLM="true"
 ENV LLM_PORT="8081"
-EXPOSE 22 8080 8081 8188 8888
+EXPOSE 22 8080 8081 8188 8888 9188
 ENTRYPOINT ["/opt/kiln/scripts/start.sh"]
 
 # Checks (README "Checks"): run in a stage of their own, so nothing they write reaches the

@@ -53,6 +53,7 @@ const STANDARD_PORTS = [
   { port: SERVICE_PORTS.comfyui, protocol: 'http', name: 'ComfyUI' },
   { port: SERVICE_PORTS.filebrowser, protocol: 'http', name: 'FileBrowser' },
   { port: SERVICE_PORTS.jupyter, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
+  { port: SERVICE_PORTS.status, protocol: 'http', name: 'Kiln status, JSON (GET /status; ENABLE_STATUS)' },
   { port: SERVICE_PORTS.ssh, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
 ] as const;
 
@@ -72,6 +73,14 @@ const RUNTIME_VARIABLES: readonly { readonly name: string; readonly value: strin
   { name: 'ENABLE_JUPYTER', value: 'false', doc: 'JupyterLab on port 8888' },
   { name: 'SKIP_MODEL_DOWNLOAD', value: 'false', doc: 'skip the model fetch at start' },
   { name: 'COMFY_ARGS', value: '', doc: 'extra ComfyUI command-line arguments' },
+  { name: 'COMFY_PERF_FLAGS', value: '', doc: 'ComfyUI performance flags by name (cuda-malloc, bf16-unet, bf16-vae, bf16-text-enc, fast, highvram, gpu-only); each checked against the GPU and this ComfyUI' },
+  { name: 'ENABLE_MANAGER_UI', value: 'false', doc: "ComfyUI-Manager's menu and web API (`comfyctl manager-ui on` + restart at run time)" },
+  { name: 'ENABLE_STATUS', value: 'true', doc: 'status endpoint (JSON, no secrets) on port 9188' },
+  { name: 'NUKE_ON_STOP', value: 'false', doc: 'on a hard stop or SIGTERM, delete user data (outputs, inputs, user dir, temp, caches, histories, logs) when ComfyUI was ready in this container' },
+  { name: 'NUKE_MODELS', value: 'false', doc: 'nuke deletes the models too' },
+  { name: 'PRIVACY_MODE', value: 'false', doc: 'telemetry hosts blocked in /etc/hosts before any download, opt-out variables, outbound connection log every 2 min' },
+  { name: 'PARANOID_MODE', value: 'false', doc: 'secrets out of every environment, umask 077, no bytecode or shell history; token files, histories, temp and logs shredded at exit' },
+  { name: 'KILN_USER', value: '', doc: 'run ComfyUI and the services as this non-root user (created when missing)' },
 ];
 
 /** Names the env of a template may not set to a literal (they are secrets). */

@@ -241,6 +241,8 @@ export function resolveGraph(project: Project): BuildGraph {
           env: {
             KILN_ATTENTION: attentionOf(t),
             KILN_GPU: gpu.name,
+            // start.sh compares it with the GPU nvidia-smi finds (same form as the kiln.sm label).
+            KILN_SM: `sm_${gpu.sm}`,
             KILN_TEMPLATE: t.def.name,
             ...t.def.env,
           },

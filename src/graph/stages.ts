@@ -71,8 +71,14 @@ export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
   ];
 }
 
-/** Ports of the services start.sh runs in every image (its defaults: COMFYUI_PORT, FILEBROWSER_PORT, JUPYTER_PORT, SSH_PORT). */
-export const SERVICE_PORTS = { comfyui: 8188, filebrowser: 8080, jupyter: 8888, ssh: 22 } as const;
+/**
+ * Ports of the services start.sh runs in every image (its defaults: COMFYUI_PORT, FILEBROWSER_PORT,
+ * JUPYTER_PORT, SSH_PORT, STATUS_PORT). The status endpoint's 9188 is clear of ComfyUI's 8188 and
+ * the 8189-8190 that second ComfyUI instances take, FileBrowser's 8080, llama-server's 8081 (LLM_PORT),
+ * Jupyter's 8888-8890, Gradio's 7860+, TensorBoard's 6006, dev servers' 3000/5000/8000 and
+ * Prometheus' 9090-9100.
+ */
+export const SERVICE_PORTS = { comfyui: 8188, filebrowser: 8080, jupyter: 8888, ssh: 22, status: 9188 } as const;
 
 /** The variable start.sh reads for each service's port, and its default there (scripts/start.sh). */
 export const PORT_VARIABLES = {

@@ -7,7 +7,7 @@ import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeData, startServer } from './helpers/server.ts';
-import { comfyctl, comfyPid, fakeService, isAlive, runStart, sandbox, writeExec } from './helpers/start.ts';
+import { comfyctl, comfyPid, fakeService, isAlive, runStart, sandbox, writeExec, writeManifest } from './helpers/start.ts';
 import { allText, SCRIPTS, tempDir, waitFor } from './helpers/util.ts';
 
 const PUBKEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKilnTestKeyOnlyForTests kiln@test';
@@ -162,17 +162,10 @@ test('start.sh: a failing fetch still starts ComfyUI and names the missing model
   const good = makeData(50_000, 'start-good');
   srv.routes.set('/good.safetensors', { data: good.data });
   srv.routes.set('/gone.safetensors', { status: 404 });
-  await writeFile(
-    join(s.manifest, 'models.json'),
-    JSON.stringify({
-      schema: 1,
-      template: 'test',
-      models: [
-        { id: 'good', source: 'url', url: `${srv.base}/good.safetensors`, into: 'checkpoints', file: 'good.safetensors', sha256: good.sha256, bytes: good.data.length, auth: null },
-        { id: 'gone', source: 'hf', url: `${srv.base}/gone.safetensors`, into: 'loras', file: 'gone.safetensors', sha256: null, bytes: null, auth: 'HF_TOKEN' },
-      ],
-    }),
-  );
+  await writeManifest(s, [
+    { id: 'good', source: 'url', url: `${srv.base}/good.safetensors`, into: 'checkpoints', file: 'good.safetensors', sha256: good.sha256, bytes: good.data.length, auth: null },
+    { id: 'gone', source: 'hf', url: `${srv.base}/gone.safetensors`, into: 'loras', file: 'gone.safetensors', sha256: null, bytes: null, auth: 'HF_TOKEN' },
+  ]);
   const HF_TOKEN = 'hf_startSECRET_abcdefghijklmnop';
   const run = runStart(t, s, {
     WORKSPACE_DIR: join(s.root, 'no-such-workspace'),
@@ -250,7 +243,10 @@ test('shell scripts pass shellcheck', async (t) => {
     t.pass();
     return;
   }
-  const files = (await readdir(SCRIPTS)).filter((f) => f.endsWith('.sh') || f === 'comfyctl').map((f) => join(SCRIPTS, f));
+  const files = [
+    ...(await readdir(SCRIPTS)).filter((f) => f.endsWith('.sh') || f === 'comfyctl').map((f) => join(SCRIPTS, f)),
+    ...(await readdir(join(SCRIPTS, 'lib'))).filter((f) => f.endsWith('.sh')).map((f) => join(SCRIPTS, 'lib', f)),
+  ];
   const r = await execa('shellcheck', ['-x', ...files], { reject: false, timeout: 30_000 });
   t.is(r.exitCode, 0, r.stdout + r.stderr);
   t.log(`shellcheck clean: ${files.map((f) => f.slice(SCRIPTS.length)).join(', ')}`);
@@ -262,14 +258,9 @@ test('start.sh: SIGTERM during the model fetch exits within 10 s and leaves no p
   t.teardown(() => srv.close());
   const big = makeData(4 * 1024 * 1024, 'slow');
   srv.routes.set('/slow.safetensors', { data: big.data, rate: 256 * 1024 });
-  await writeFile(
-    join(s.manifest, 'models.json'),
-    JSON.stringify({
-      schema: 1,
-      template: 'test',
-      models: [{ id: 'slow', source: 'url', url: `${srv.base}/slow.safetensors`, into: 'checkpoints', file: 'slow.safetensors', sha256: big.sha256, bytes: big.data.length, auth: null }],
-    }),
-  );
+  await writeManifest(s, [
+    { id: 'slow', source: 'url', url: `${srv.base}/slow.safetensors`, into: 'checkpoints', file: 'slow.safetensors', sha256: big.sha256, bytes: big.data.length, auth: null },
+  ]);
   const run = runStart(t, s);
   await waitFor(() => srv.stats('/slow.safetensors').bytes > 100_000, 15_000, 'the download to start');
   const sent = Date.now();

@@ -1,7 +1,7 @@
 // Drives scripts/start.sh against a fake ComfyUI and fake services, all in
 // temp dirs. Every process the test starts is ended by pid at teardown.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { createServer } from 'node:net';
@@ -11,13 +11,27 @@ import { baseEnv, SCRIPTS, sleep, tempDir, waitFor } from './util.ts';
 export const START = join(SCRIPTS, 'start.sh');
 export const COMFYCTL = join(SCRIPTS, 'comfyctl');
 
-/** A tiny ComfyUI stand-in: answers /system_stats, records its argv. */
+/**
+ * A tiny ComfyUI stand-in: answers /system_stats, records its argv and what
+ * the runtime set up for it (umask, uid, env switches, whether the
+ * ComfyUI-Manager clone it would load is in cli-only mode).
+ */
 export const FAKE_COMFY_MAIN = `
 import http.server, json, os, sys
 port = int(sys.argv[sys.argv.index("--port") + 1])
 here = os.path.dirname(os.path.abspath(__file__))
-with open(os.path.join(here, "argv.log"), "a") as f:
-    f.write(json.dumps({"pid": os.getpid(), "argv": sys.argv}) + "\\n")
+mask = os.umask(0); os.umask(mask)
+manager = os.path.join(here, "custom_nodes", "ComfyUI-Manager")
+record = {"pid": os.getpid(), "argv": sys.argv, "umask": mask, "uid": os.getuid(),
+          "manager_cli_only": os.path.exists(os.path.join(manager, ".enable-cli-only-mode")) if os.path.isdir(manager) else None,
+          "env": {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "HISTFILE", "HF_HUB_DISABLE_TELEMETRY", "DO_NOT_TRACK", "GRADIO_ANALYTICS_ENABLED", "HOME")}}
+with open(os.environ.get("FAKE_COMFY_RECORD") or os.path.join(here, "argv.log"), "a") as f:
+    f.write(json.dumps(record) + "\\n")
+if os.environ.get("FAKE_COMFY_EXIT"):
+    sys.exit(int(os.environ["FAKE_COMFY_EXIT"]))
+if os.environ.get("FAKE_COMFY_TOUCH") == "1":
+    with open(os.path.join(here, "output", "written-by-comfy.txt"), "w") as f:
+        f.write("ok\\n")
 if os.environ.get("FAKE_COMFY_IGNORE_TERM") == "1":
     import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)
 delay = float(os.environ.get("FAKE_COMFY_DELAY", "0.3"))
@@ -66,7 +80,13 @@ export interface Sandbox {
   manifest: string;
   bin: string;
   pids: string;
+  /** KILN_TMP_DIR: start.sh's /tmp (nuke and paranoid mode empty it). */
+  tmp: string;
+  /** HOME of the runs. */
+  home: string;
   port: number;
+  /** The status endpoint (127.0.0.1 only; off unless a test sets ENABLE_STATUS=true). */
+  statusPort: number;
   env: Record<string, string>;
 }
 
@@ -82,10 +102,13 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     manifest: join(root, 'opt', 'kiln', 'manifest'),
     bin: join(root, 'bin'),
     pids: join(root, 'pids'),
+    tmp: join(root, 'tmp'),
+    home: join(root, 'home'),
     port: await freePort(),
+    statusPort: await freePort(),
     env: {},
   };
-  for (const d of [s.comfy, s.ws, s.manifest, s.bin, s.pids, join(s.comfy, 'custom_nodes'), join(s.comfy, 'models', 'checkpoints')]) {
+  for (const d of [s.comfy, s.ws, s.manifest, s.bin, s.pids, s.tmp, s.home, join(s.comfy, 'custom_nodes'), join(s.comfy, 'models', 'checkpoints')]) {
     await mkdir(d, { recursive: true });
   }
   await writeFile(join(s.comfy, 'main.py'), FAKE_COMFY_MAIN);
@@ -109,7 +132,16 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     KILN_STOP_TIMEOUT: '5',
     FILEBROWSER_BIN: join(s.bin, 'no-filebrowser'),
     SSH_HOST_KEY_DIR: join(root, 'etc-ssh'),
-    HOME: join(root, 'home'),
+    HOME: s.home,
+    KILN_TMP_DIR: s.tmp,
+    // Nothing here may reach the machine's own /etc/hosts or GPU, whatever a test enables.
+    KILN_HOSTS_FILE: join(root, 'etc-hosts'),
+    KILN_NVIDIA_SMI: join(s.bin, 'no-nvidia-smi'),
+    // The status endpoint only where a test looks at it (ENABLE_STATUS=true): every listener
+    // makes a port that another test just found free less likely to stay free.
+    ENABLE_STATUS: 'false',
+    STATUS_HOST: '127.0.0.1',
+    STATUS_PORT: String(s.statusPort),
     FETCH_BACKOFF: '0.05',
     FETCH_MIN_FREE_MB: '1',
     FAKE_PIDS: s.pids,
@@ -135,8 +167,18 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-export function runStart(t: { teardown(fn: () => unknown): void; log(...v: unknown[]): void }, s: Sandbox, env: Record<string, string> = {}): Running {
-  const proc = spawn('bash', [START], { env: { ...s.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts start.sh. `command` replaces `bash start.sh` (it must end up exec-ing
+ * start.sh, so that the pid stays start.sh's), e.g. to run it in a private
+ * mount namespace.
+ */
+export function runStart(
+  t: { teardown(fn: () => unknown): void; log(...v: unknown[]): void },
+  s: Sandbox,
+  env: Record<string, string> = {},
+  command: readonly string[] = ['bash', START],
+): Running {
+  const proc = spawn(command[0]!, command.slice(1), { env: { ...s.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   proc.stdout?.on('data', (b: Buffer) => (text += b.toString()));
   proc.stderr?.on('data', (b: Buffer) => (text += b.toString()));
@@ -164,7 +206,7 @@ export function runStart(t: { teardown(fn: () => unknown): void; log(...v: unkno
   };
 }
 
-/** Pids that fakes and start.sh recorded: end them if something is left. */
+/** Pids that fakes and start.sh recorded: end them if something is left (start.sh was killed, or a test failed). */
 export async function killRecorded(s: Sandbox): Promise<void> {
   const pids: number[] = [];
   for (const f of await readdir(s.pids).catch(() => [] as string[])) {
@@ -173,6 +215,11 @@ export async function killRecorded(s: Sandbox): Promise<void> {
   for (const f of ['comfyui.pid', 'supervisor.pid']) {
     const v = await readFile(join(s.run, f), 'utf8').catch(() => '');
     if (v.trim()) pids.push(Number(v.trim()));
+  }
+  // Services in their own sessions (status endpoint, connection log, ...) outlive a killed start.sh.
+  for (const f of await readdir(join(s.run, 'services')).catch(() => [] as string[])) {
+    const v = (await readFile(join(s.run, 'services', f), 'utf8').catch(() => '')).split(' ')[0] ?? '';
+    if (/^\d+$/.test(v)) pids.push(Number(v));
   }
   for (const pid of pids) {
     if (pid > 1 && isAlive(pid)) {
@@ -216,4 +263,57 @@ export function comfyctl(s: Sandbox, args: string[], timeoutMs = 75_000) {
     forceKillAfterDelay: 1000,
     all: true,
   });
+}
+
+/** pid and every process below it (from /proc/<pid>/stat's parent pid). */
+export function processTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) {
+    for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
+  }
+  return out;
+}
+
+/** Real uid of a process (/proc/<pid>/status). */
+export function processUid(pid: number): number {
+  const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? -1);
+}
+
+/** What the fake ComfyUI recorded at each launch (FAKE_COMFY_MAIN). */
+export interface LaunchRecord {
+  pid: number;
+  argv: string[];
+  uid: number;
+  umask: number;
+  manager_cli_only: boolean | null;
+  env: Record<string, string | null>;
+}
+
+export async function launches(s: Sandbox, path = join(s.comfy, 'argv.log')): Promise<LaunchRecord[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LaunchRecord);
+}
+
+/** Pid of a service start.sh recorded for the status endpoint ($KILN_RUN_DIR/services/<name>). */
+export async function servicePid(s: Sandbox, name: string): Promise<number> {
+  return Number((await readFile(join(s.run, 'services', name), 'utf8')).split(' ')[0]);
+}
+
+/** The baked models manifest of the sandbox. */
+export async function writeManifest(s: Sandbox, models: readonly Record<string, unknown>[]): Promise<void> {
+  await writeFile(join(s.manifest, 'models.json'), JSON.stringify({ schema: 1, template: 'test', models }));
 }

@@ -1,6 +1,6 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SCRIPTS = fileURLToPath(new URL('../../../scripts/', import.meta.url));
@@ -39,7 +39,7 @@ export async function allText(dir: string): Promise<string> {
   for (const f of await listFiles(dir)) {
     const p = join(dir, f);
     const s = await stat(p).catch(() => undefined);
-    if (s && s.size < 64 * 1024 * 1024) parts.push(f, (await readFile(p)).toString('latin1'));
+    if (s?.isFile() && s.size < 64 * 1024 * 1024) parts.push(f, (await readFile(p)).toString('latin1'));
   }
   return parts.join('\n');
 }
@@ -69,4 +69,10 @@ export async function waitFor<T>(
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** Writes a file, creating its directories. */
+export async function putFile(path: string, body = 'x'): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, body);
 }
