@@ -1,6 +1,6 @@
 // docs/runtime.md documents every environment variable the runtime reads.
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCRIPTS } from './helpers/util.ts';
@@ -20,8 +20,11 @@ test('every environment variable read by scripts/ is in the README tables', asyn
     const text = await readFile(join(SCRIPTS, f), 'utf8');
     for (const m of text.matchAll(/^([A-Z][A-Z0-9_]*)="\$\{\1:-/gm)) used.add(m[1]!);
   }
-  const py = await readFile(join(SCRIPTS, 'fetch_models.py'), 'utf8');
-  for (const m of py.matchAll(/env\.get\("([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
+  // The fetcher reads env.get("X") and declares its numeric settings as env="X".
+  for (const f of ['fetch_models.py', ...(await readdir(join(SCRIPTS, 'kiln_fetch'))).filter((n) => n.endsWith('.py')).map((n) => `kiln_fetch/${n}`)]) {
+    const py = await readFile(join(SCRIPTS, f), 'utf8');
+    for (const m of py.matchAll(/env(?:\.get\(|=)"([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
+  }
   for (const v of ['HF_TOKEN', 'CIVITAI_TOKEN', 'HOME']) used.add(v);
   t.true(used.size > 40, `found ${used.size} variables`);
   const missing = [...used].filter((v) => !documented.has(v)).sort();
