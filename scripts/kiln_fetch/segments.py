@@ -46,7 +46,8 @@ def plan(total: int | None, max_segments: int, min_segment: int) -> list[Segment
 def split_largest(segments: list[Segment], min_piece: int) -> Segment | None:
     """Give half of the segment with the most bytes left to a free connection
     (as aria2 does), so a slow connection does not hold up the end of the file.
-    The caller holds the lock that guards `segments`."""
+    Only a segment with at least two pieces left is split: a fresh segment of
+    a normal plan never is. The caller holds the lock that guards `segments`."""
     best = max((s for s in segments if s.remaining), key=lambda s: s.remaining or 0, default=None)
     if best is None or best.end is None or (best.remaining or 0) < 2 * min_piece:
         return None

@@ -180,16 +180,21 @@ class Transfer:
         with FileLock(self.lock_path, item.label) as lock:
             if lock.waited and is_present(self.cfg, cache, item, self.dest):
                 item.note = f"{item.note}; downloaded by another fetcher"
+                log(f"{item.label}: present: {item.note}")
                 return
             try:
                 digest = self._download_and_verify()
             except BaseException as e:
                 # Keep a partial worth resuming; an empty one, or one the disk
                 # cannot hold, would only take room.
-                if isinstance(e, DiskFull) or self.state is None or self.state.downloaded == 0:
+                full = isinstance(e, DiskFull) or (isinstance(e, OSError) and e.errno == errno.ENOSPC)
+                report = self.disk_full() if full and not isinstance(e, DiskFull) else None
+                if full or not (self.state and self.state.downloaded):
                     self.discard()
                 else:
                     self.close_fd()
+                if report:
+                    raise report from None
                 raise
             self.install(cache, digest)
 
@@ -338,7 +343,7 @@ class Transfer:
         while not self.stop.is_set():
             if seg.done:
                 with self.mu:
-                    nxt = split_largest(self.state.segments, max(1 << 20, cfg.min_segment // 4)) if self.can_split else None
+                    nxt = split_largest(self.state.segments, cfg.min_segment) if self.can_split else None
                     if nxt is not None:
                         self.save()
                 if nxt is None:
@@ -367,8 +372,7 @@ class Transfer:
                 return self.fail(e)
             except Exception as e:  # noqa: BLE001 - sorted below; one segment must not kill the run
                 if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-                    return self.fail(DiskFull(f"disk full at {human(self.state.downloaded)} of {human(self.state.total)} "
-                                              "(the partial file was removed so it does not block later starts)"))
+                    return self.fail(self.disk_full())
                 try:
                     err = classify(e, "download", item.auth, cfg.env)
                 except Exception as unknown:  # noqa: BLE001
@@ -383,6 +387,11 @@ class Transfer:
             d = cfg.net.delay(attempt, err)
             log(f"{item.label}: {err}; retry {attempt}/{cfg.net.retries} in {d:.1f}s", "WARN")
             self.stop.wait(d)
+
+    def disk_full(self) -> DiskFull:
+        got, total = (self.state.downloaded, self.state.total) if self.state else (0, None)
+        return DiskFull(f"disk full at {human(got)} of {human(total)} "
+                        "(the partial file was removed so it does not block later starts)")
 
     def acquire_slot(self) -> bool:
         while not self.cfg.slots.acquire(timeout=0.5):

@@ -17,6 +17,8 @@ export interface Route {
   contentType?: string;
   /** Bytes per second for each connection (throttling). */
   rate?: number;
+  /** Throttle only the responses whose range starts at `slowFrom.start` (one slow connection). */
+  slowFrom?: { start: number; rate: number };
   /** Send `trickle.bytes` bytes every `trickle.everyMs` ms (a stalled link). */
   trickle?: { bytes: number; everyMs: number };
   /** Required "Authorization: Bearer <token>" (401 without, 403 when wrong). */
@@ -42,7 +44,7 @@ export interface Route {
   lastModified?: string;
   /** 302 to this URL or path. */
   redirect?: string;
-  /** Hold each response's body until `barrier.n` requests under `barrier.key` are open (proves they run in parallel). */
+  /** Hold each response's body until `barrier.n` requests under `barrier.key` are open at once (proves they run in parallel). */
   barrier?: { key: string; n: number };
   /** Hold the body after this many bytes until `release()` (a transfer kept in progress). */
   holdAfter?: number;
@@ -212,11 +214,21 @@ export async function startServer(): Promise<TestServer> {
     res.on('close', () => {
       closed = true;
     });
-    const finish = () => {
-      if (drop) later(20, () => res.socket?.destroy());
-      else res.end();
+    // A drop closes the socket once every byte before the cut is with the
+    // kernel (which still delivers them): the client gets exactly `end - start` bytes.
+    let written = 0;
+    let flushed = 0;
+    let finishing = false;
+    const cut = () => {
+      if (finishing && flushed === written) later(20, () => res.socket?.destroy());
     };
-    const rate = route.trickle ? (route.trickle.bytes * 1000) / route.trickle.everyMs : route.rate;
+    const finish = () => {
+      if (!drop) return void res.end();
+      finishing = true;
+      cut();
+    };
+    const slow = route.slowFrom && start === route.slowFrom.start ? route.slowFrom.rate : undefined;
+    const rate = route.trickle ? (route.trickle.bytes * 1000) / route.trickle.everyMs : (slow ?? route.rate);
     const tickMs = route.trickle?.everyMs ?? 10;
     let pos = start;
     let t0 = Date.now();
@@ -226,7 +238,11 @@ export async function startServer(): Promise<TestServer> {
       const chunk = data.subarray(pos, upto);
       count(chunk.length);
       pos = upto;
-      res.write(chunk);
+      written++;
+      res.write(chunk, () => {
+        flushed++;
+        cut();
+      });
     };
     const tick = () => {
       if (closed) return;
@@ -250,9 +266,13 @@ export async function startServer(): Promise<TestServer> {
     };
     const go = () => (rate || route.holdAfter !== undefined ? tick() : (send(end), finish()));
     if (route.barrier) {
+      res.flushHeaders(); // the client has its answer; only the body waits
       const b = barriers.get(route.barrier.key) ?? { open: 0, waiting: [] };
       barriers.set(route.barrier.key, b);
       b.open++;
+      res.on('close', () => {
+        b.open--;
+      });
       b.waiting.push(go);
       if (b.open >= route.barrier.n) {
         for (const w of b.waiting.splice(0)) w();
