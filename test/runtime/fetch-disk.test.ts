@@ -11,7 +11,7 @@ import { baseEnv, FETCHER, tempDir } from './helpers/util.ts';
 
 const MIB = 1024 * 1024;
 const probe = execaSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=1m none /tmp && true'], { reject: false });
-const why = probe.exitCode === 0 ? '' : `unshare -rm + tmpfs unavailable here (${(probe.stderr || probe.message).split('\n')[0]})`;
+const why = probe.exitCode === 0 ? '' : `unshare -rm + tmpfs unavailable here (${String(probe.stderr || probe.message).split('\n')[0] ?? ''})`;
 const diskTest = why ? (title: string) => test.skip(`${title} [skipped: ${why}]`, () => {}) : test;
 
 interface Run {
