@@ -19,11 +19,17 @@ interface Run {
   out: string;
 }
 
-/** Runs the fetcher once per argument list, in order, on one fresh tmpfs of `mib` MiB mounted at <dir>/models. */
-async function onTmpfs(dir: string, mib: number, runs: string[][]): Promise<Run[]> {
+/**
+ * Runs the fetcher once per argument list, in order, on one fresh tmpfs of
+ * `mib` MiB mounted at <dir>/models (or at <dir>/<mountAt>, `setup` then
+ * linking it somewhere). A run ['!', cmd] runs a shell command there instead.
+ */
+async function onTmpfs(dir: string, mib: number, runs: string[][], mountAt = 'models', setup: string[] = []): Promise<Run[]> {
   const models = join(dir, 'models');
-  const lines = ['set -u', `mkdir -p '${models}'`, `mount -t tmpfs -o size=${mib}m none '${models}'`];
+  const mount = join(dir, mountAt);
+  const lines = ['set -u', `mkdir -p '${models}' '${mount}'`, `mount -t tmpfs -o size=${mib}m none '${mount}'`, ...setup];
   runs.forEach((args, i) => {
+    if (args[0] === '!') return void lines.push(`{ ${args[1]}; } > '${dir}/out${i}' 2>&1; echo $? > '${dir}/exit${i}'`);
     const quoted = args.map((a) => `'${a}'`).join(' ');
     lines.push(`python3 '${FETCHER}' --models-dir '${models}' --backoff 0.05 --timeout 5 ${quoted} > '${dir}/out${i}' 2>&1; echo $? > '${dir}/exit${i}'`);
   });
@@ -96,4 +102,25 @@ diskTest('the free-space check counts the bytes a partial already holds', async 
   t.regex(b!.out, /disk: need 1\.0 MiB \(5\.0 MiB already in partials/);
   t.regex(b!.out, /resuming at 5\.0 MiB of 6\.0 MiB/);
   t.is(srv.stats('/c.bin').ranges.at(-1), `bytes=${5 * MIB}-${6 * MIB - 1}`);
+});
+
+diskTest('a model folder linked to another filesystem keeps its partial in a hidden .kiln-tmp beside it (rename stays atomic)', async (t) => {
+  const dir = await tempDir(t);
+  const srv = await withServer(t);
+  const d = makeData(2 * MIB, 'linked');
+  srv.routes.set('/l.bin', { data: d.data, dropAfter: MIB });
+  const m = await writeManifest(dir, [urlModel('l', `${srv.base}/l.bin`, 'loras', 'l.bin', d.sha256, d.data.length)]);
+  // models/ on the temp dir's filesystem; models/loras -> a tmpfs (another filesystem).
+  const other = join(dir, 'other');
+  const [a, between, b, after] = await onTmpfs(dir, 8, [
+    ['--manifest', m, '--min-free-mb', '0.5', '--retries', '0'],
+    ['!', `find '${other}' -type f | sort`],
+    ['--manifest', m, '--min-free-mb', '0.5'],
+    ['!', `find '${other}' -type f | sort; sha256sum '${other}/l.bin'`],
+  ], 'other', [`ln -s '${other}' '${join(dir, 'models', 'loras')}'`]);
+  t.is(a!.exit, 1, a!.out);
+  t.deepEqual(between!.out.trim().split('\n'), [`${other}/.kiln-tmp/loras%2Fl.bin.part`, `${other}/.kiln-tmp/loras%2Fl.bin.part.json`]);
+  t.is(b!.exit, 0, b!.out);
+  t.regex(b!.out, /resuming at 1\.0 MiB of 2\.0 MiB/, 'the partial was kept beside the folder and resumed');
+  t.is(after!.out.trim(), `${other}/l.bin\n${d.sha256}  ${other}/l.bin`, 'installed on the other filesystem, nothing else left');
 });

@@ -213,6 +213,7 @@ test('a bad entry or setting is reported and skipped; everything else, the manif
     CIVITAI_MODELS: 'loras:abc',
     FETCH_JOBS: 'four',
     FETCH_STALL_SECS: '-1',
+    KILN_ARIA2C: 'true',
   });
   t.log(r.all);
   t.is(r.exitCode, 2, 'invalid input: exit 2, after everything valid was fetched');
@@ -230,6 +231,7 @@ test('a bad entry or setting is reported and skipped; everything else, the manif
   t.regex(out, /FETCH_JOBS='four' is not a whole number >= 1; using the default 8/);
   t.regex(out, /FETCH_STALL_SECS='-1' is not a number > 0; using the default 60/);
   t.false(existsSync(join(models, 'vae', 'short.safetensors')), 'a malformed checksum never means "no checksum"');
+  t.regex(out, /WARN  KILN_ARIA2C is ignored: the aria2c mode is gone/);
   const rep = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as { ok: boolean; missing: string[]; invalid: { origin: string }[] };
   t.false(rep.ok);
   t.deepEqual(rep.missing, []);
