@@ -260,8 +260,12 @@ class Transfer:
         want = plan(expected, cfg.segments, cfg.min_segment)
         headers = {"Accept-Encoding": "identity"}
         if expected != 0:
+            # Only a sha256 makes the split certain before the answer (which
+            # may carry no validator): otherwise ask open-ended, so one
+            # connection can take the whole file if it has to.
             end = want[0].end
-            headers["Range"] = f"bytes=0-{end - 1}" if end is not None and len(want) > 1 else "bytes=0-"
+            bounded = end is not None and len(want) > 1 and item.sha256
+            headers["Range"] = f"bytes=0-{end - 1}" if bounded else "bytes=0-"
         self.acquire_slot()
         try:
             resp = with_retries(cfg.net, item.label, "download", item.auth,

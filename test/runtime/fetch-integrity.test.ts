@@ -3,7 +3,7 @@
 // treats slow and flaky links.
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFetcher, urlModel, withServer, writeManifest } from './helpers/fetch.ts';
 import { makeData } from './helpers/server.ts';
@@ -138,4 +138,40 @@ test('retries count attempts without progress: a link that drops every 100 kB st
   t.is(srv.stats('/f.safetensors').requests, 10, '10 pieces of 100 kB, 9 retries with only 2 allowed in a row');
   t.is(srv.stats('/f.safetensors').bytes, d.data.length, 'each byte once');
   t.true((await readFile(join(models, 'loras', 'f.safetensors'))).equals(d.data));
+});
+
+test('a socket that goes silent times out (FETCH_TIMEOUT) and is retried', async (t) => {
+  const dir = await tempDir(t);
+  const srv = await withServer(t);
+  const d = makeData(200_000, 'silent');
+  // The body stops after 50 kB and is never released.
+  srv.routes.set('/q.safetensors', { data: d.data, holdAfter: 50_000 });
+  const manifest = await writeManifest(dir, [urlModel('q', `${srv.base}/q.safetensors`, 'vae', 'q.safetensors', d.sha256, d.data.length)]);
+  const r = await runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--timeout', '1', '--retries', '1'], {});
+  t.is(r.exitCode, 1, r.all);
+  t.regex(r.all ?? '', /'q' .*TimeoutError.*retry 1\/1/);
+  t.is(srv.stats('/q.safetensors').requests, 2);
+  t.deepEqual(srv.stats('/q.safetensors').ranges, ['bytes=0-', `bytes=50000-${d.data.length - 1}`], 'the retry resumes');
+});
+
+test('a sha256 mismatch after resuming an earlier partial downloads once more from scratch', async (t) => {
+  const dir = await tempDir(t);
+  const models = join(dir, 'models');
+  const srv = await withServer(t);
+  const d = makeData(1_000_000, 'rot');
+  const route = { data: d.data, dropAfter: 400_000 };
+  srv.routes.set('/rot.safetensors', route);
+  const manifest = await writeManifest(dir, [urlModel('rot', `${srv.base}/rot.safetensors`, 'vae', 'rot.safetensors', d.sha256, d.data.length)]);
+  const args = ['--manifest', manifest, '--models-dir', models];
+  t.is((await runFetcher([...args, '--retries', '0'], {})).exitCode, 1);
+  // The kept partial rots on disk (its first bytes overwritten).
+  const part = join(models, '.kiln', 'tmp', 'vae%2Frot.safetensors.part');
+  const fh = await open(part, 'r+');
+  await fh.write(Buffer.alloc(1000, 0x55), 0, 1000, 0);
+  await fh.close();
+  const r = await runFetcher(args, {});
+  t.is(r.exitCode, 0, r.all);
+  t.regex(r.all ?? '', /sha256 mismatch: .* after resuming an earlier partial; downloading once more from scratch/);
+  t.deepEqual(srv.stats('/rot.safetensors').ranges, ['bytes=0-', `bytes=400000-${d.data.length - 1}`, 'bytes=0-']);
+  t.true((await readFile(join(models, 'vae', 'rot.safetensors'))).equals(d.data));
 });

@@ -86,6 +86,19 @@ test('a file of unknown size is planned from the first answer (Content-Range) an
   t.true((await readFile(join(dir, 'models', 'vae', 'u.bin'))).equals(d.data));
 });
 
+test('a file with neither a validator nor a sha256 gets one connection (its parts could not be proven one version)', async (t) => {
+  const dir = await tempDir(t);
+  const srv = await withServer(t);
+  const d = makeData(4 * MIB, 'unproven');
+  srv.routes.set('/p.bin', { data: d.data, etag: null });
+  const manifest = await writeManifest(dir, [urlModel('p', `${srv.base}/p.bin`, 'vae', 'p.bin', null, d.data.length)]);
+  const r = await runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--min-segment-mb', '1'], {});
+  t.is(r.exitCode, 0, r.all);
+  t.regex(r.all ?? '', /over 1 connection/);
+  t.is(srv.stats('/p.bin').requests, 1);
+  t.true((await readFile(join(dir, 'models', 'vae', 'p.bin'))).equals(d.data));
+});
+
 test('a free connection takes half of the slowest segment', async (t) => {
   const dir = await tempDir(t);
   const srv = await withServer(t);

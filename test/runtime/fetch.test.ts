@@ -36,6 +36,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   srv.routes.set('/cdn/good', { data: good.data });
   srv.routes.set('/files/nosum.safetensors', { data: nosum.data });
   srv.routes.set('/files/flaky.safetensors', { data: flaky.data, fail500: 2 });
+  srv.routes.set('/files/busy.safetensors', { data: nosum.data, fail500: 1, failStatus: 429 });
   srv.routes.set('/files/dropped.safetensors', { data: dropped.data, dropAfter: 600_000 });
   srv.routes.set('/files/missing.safetensors', { status: 404 });
   srv.routes.set('/files/wrong.safetensors', { data: wrong.data, corrupt: true });
@@ -71,6 +72,7 @@ test('good files complete and verified; failures leave nothing in model folders 
     },
     { id: 'hf-renamed', source: 'hf', url: `${srv.base}/org/old-name/resolve/main/renamed.safetensors`, into: 'clip', file: 'renamed.safetensors', sha256: nosum.sha256, bytes: nosum.data.length, auth: 'HF_TOKEN' },
     { id: 'no-checksum', source: 'url', url: `${srv.base}/files/nosum.safetensors`, into: 'vae', file: 'nosum.safetensors', sha256: null, bytes: null, auth: null },
+    { id: 'busy-429', source: 'url', url: `${srv.base}/files/busy.safetensors`, into: 'loras', file: 'busy.safetensors', sha256: nosum.sha256, bytes: nosum.data.length, auth: null },
     { id: 'flaky-500', source: 'url', url: `${srv.base}/files/flaky.safetensors`, into: 'loras', file: 'flaky.safetensors', sha256: flaky.sha256, bytes: flaky.data.length, auth: null },
     { id: 'dropped-once', source: 'url', url: `${srv.base}/files/dropped.safetensors`, into: 'unet', file: 'dropped.safetensors', sha256: dropped.sha256, bytes: dropped.data.length, auth: null },
     { id: 'gone-404', source: 'url', url: `${srv.base}/files/missing.safetensors`, into: 'loras', file: 'missing.safetensors', sha256: null, bytes: null, auth: null },
@@ -87,7 +89,9 @@ test('good files complete and verified; failures leave nothing in model folders 
     CIVITAI_API_BASE: `${srv.base}/api/v1`,
     HF_MODELS: 'text_encoders:someone/extras/sub/extra.safetensors',
     CIVITAI_MODELS: '1002',
-    MODEL_URLS: `embeddings/renamed.safetensors:${srv.base}/files/signed.safetensors?token=${URL_SECRET}&x=1#sha256=${signed.sha256}`,
+    // The second entry's bare #<64 hex> is a checksum too (a wrong one here).
+    MODEL_URLS: `embeddings/renamed.safetensors:${srv.base}/files/signed.safetensors?token=${URL_SECRET}&x=1#sha256=${signed.sha256} ` +
+      `vae/bare.safetensors:${srv.base}/files/nosum.safetensors#${'0'.repeat(64)}`,
   });
   t.log(r.all);
   t.is(r.exitCode, 1, 'some models failed, so the exit code is 1');
@@ -97,6 +101,7 @@ test('good files complete and verified; failures leave nothing in model folders 
     ['vae/nosum.safetensors', nosum.data],
     ['clip/renamed.safetensors', nosum.data],
     ['loras/flaky.safetensors', flaky.data],
+    ['loras/busy.safetensors', nosum.data],
     ['unet/dropped.safetensors', dropped.data],
     ['loras/some_lora_v1.safetensors', civ.data],
     ['text_encoders/extra.safetensors', hfExtra.data],
@@ -117,6 +122,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   const out = r.all ?? '';
   t.regex(out, /'gone-404' \(loras\/missing\.safetensors\).*404/);
   t.regex(out, /'bad-bytes' \(vae\/wrong\.safetensors\).*sha256 mismatch/);
+  t.regex(out, /'bare\.safetensors' \(vae\/bare\.safetensors\).*sha256 mismatch: got \S+, expected 0{64}/);
   t.regex(out, /'gated-403'.*HTTP 403.*HF_TOKEN is set/);
   t.regex(out, /'private-401'.*HTTP 401.*set PRIVATE_TOKEN/);
   t.regex(out, /'civitai-1002'.*CivitAI version 1002.*404/);
@@ -125,6 +131,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   t.is(srv.stats('/files/missing.safetensors').requests, 1);
   t.is(srv.stats('/files/private.safetensors').requests, 1);
   t.is(srv.stats('/files/flaky.safetensors').requests, 3);
+  t.is(srv.stats('/files/busy.safetensors').requests, 2, '429 is retried');
   const drop = srv.stats('/files/dropped.safetensors');
   t.is(drop.requests, 2);
   // The server cut the body at byte 600000: exactly the rest is asked for, nothing is fetched twice.
@@ -141,7 +148,7 @@ test('good files complete and verified; failures leave nothing in model folders 
   t.false(rep.ok);
   t.deepEqual(
     [...rep.missing].sort(),
-    ['?/<civitai version 1002>', 'checkpoints/gated.safetensors', 'controlnet/private.safetensors', 'loras/missing.safetensors', 'vae/wrong.safetensors'].sort(),
+    ['?/<civitai version 1002>', 'checkpoints/gated.safetensors', 'controlnet/private.safetensors', 'loras/missing.safetensors', 'vae/bare.safetensors', 'vae/wrong.safetensors'].sort(),
   );
 
   // No token anywhere: output, report, state files.
@@ -232,6 +239,8 @@ test('a bad entry or setting is reported and skipped; everything else, the manif
   t.regex(out, /FETCH_STALL_SECS='-1' is not a number > 0; using the default 60/);
   t.false(existsSync(join(models, 'vae', 'short.safetensors')), 'a malformed checksum never means "no checksum"');
   t.regex(out, /WARN  KILN_ARIA2C is ignored: the aria2c mode is gone/);
+  t.regex(out, /ERROR INVALID HF_MODELS entry 'loras:owner\/repo'/, 'listed again at the end');
+
   const rep = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as { ok: boolean; missing: string[]; invalid: { origin: string }[] };
   t.false(rep.ok);
   t.deepEqual(rep.missing, []);

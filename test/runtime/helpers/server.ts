@@ -28,8 +28,9 @@ export interface Route {
   dropTimes?: number;
   /** Close every response's socket after this many body bytes. */
   dropEvery?: number;
-  /** Answer 500 to this many requests first. */
+  /** Answer 500 (or `failStatus`) to this many requests first. */
   fail500?: number;
+  failStatus?: number;
   /** Always answer this status. */
   status?: number;
   /** Serve different bytes than `data` (same length). */
@@ -46,7 +47,7 @@ export interface Route {
   redirect?: string;
   /** Hold each response's body until `barrier.n` requests under `barrier.key` are open at once (proves they run in parallel). */
   barrier?: { key: string; n: number };
-  /** Hold the body after this many bytes until `release()` (a transfer kept in progress). */
+  /** Hold the body at this offset of the file until `release()` (a transfer kept in progress). */
   holdAfter?: number;
 }
 
@@ -154,7 +155,7 @@ export async function startServer(): Promise<TestServer> {
     if (route.status) return void res.writeHead(route.status).end(`status ${route.status}`);
     if (route.fail500 && route.fail500 > 0) {
       route.fail500--;
-      return void res.writeHead(500).end('boom');
+      return void res.writeHead(route.failStatus ?? 500, { 'Retry-After': '0' }).end('boom');
     }
     if (route.redirect) return void res.writeHead(302, { Location: route.redirect }).end();
     if (route.json !== undefined) {
@@ -249,7 +250,7 @@ export async function startServer(): Promise<TestServer> {
       let upto = end;
       if (rate) upto = Math.min(end, Math.max(pos, start + Math.floor((rate * (Date.now() - t0)) / 1000)));
       if (route.holdAfter !== undefined && !released && !holding) {
-        const cap = start + route.holdAfter;
+        const cap = Math.max(start, route.holdAfter);
         if (upto >= cap && pos <= cap) {
           send(Math.min(upto, cap));
           holding = true;
