@@ -46,7 +46,7 @@ test('two model paths never share a temp name (loras/a__b.x and loras__a/b.x)', 
     urlModel('one', `${srv.base}/one.bin`, 'loras', 'a__b.safetensors', one.sha256, one.data.length),
     urlModel('two', `${srv.base}/two.bin`, 'loras__a', 'b.safetensors', two.sha256, two.data.length),
   ]);
-  const r = await runFetcher(['--manifest', manifest, '--models-dir', models, '--retries', '0'], {});
+  const r = await runFetcher(['--manifest', manifest, '--models-dir', models], {});
   t.is(r.exitCode, 0, r.all);
   t.notRegex(r.all ?? '', /in progress in another fetcher/, 'neither waits for the other');
   t.true((await readFile(join(models, 'loras', 'a__b.safetensors'))).equals(one.data));

@@ -31,10 +31,10 @@ async function onTmpfs(dir: string, mib: number, runs: string[][], mountAt = 'mo
   runs.forEach((args, i) => {
     if (args[0] === '!') return void lines.push(`{ ${args[1]}; } > '${dir}/out${i}' 2>&1; echo $? > '${dir}/exit${i}'`);
     const quoted = args.map((a) => `'${a}'`).join(' ');
-    lines.push(`python3 '${FETCHER}' --models-dir '${models}' --backoff 0.05 --timeout 5 ${quoted} > '${dir}/out${i}' 2>&1; echo $? > '${dir}/exit${i}'`);
+    lines.push(`python3 '${FETCHER}' --models-dir '${models}' --backoff 0.05 --timeout 30 ${quoted} > '${dir}/out${i}' 2>&1; echo $? > '${dir}/exit${i}'`);
   });
   await writeFile(join(dir, 'run.sh'), `${lines.join('\n')}\n`);
-  const r = await execa('unshare', ['-rm', 'bash', join(dir, 'run.sh')], { env: baseEnv(), extendEnv: false, reject: false, timeout: 60_000 });
+  const r = await execa('unshare', ['-rm', 'bash', join(dir, 'run.sh')], { env: baseEnv(), extendEnv: false, reject: false, timeout: 120_000 });
   if (r.exitCode !== 0) throw new Error(`tmpfs script failed: ${r.stderr}`);
   return Promise.all(
     runs.map(async (_, i) => ({ exit: Number(await readFile(join(dir, `exit${i}`), 'utf8')), out: await readFile(join(dir, `out${i}`), 'utf8') })),

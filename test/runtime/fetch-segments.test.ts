@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFetcher, urlModel, withServer, writeManifest } from './helpers/fetch.ts';
 import { makeData } from './helpers/server.ts';
-import { listFiles, tempDir } from './helpers/util.ts';
+import { listFiles, tempDir, waitFor } from './helpers/util.ts';
 
 const MIB = 1024 * 1024;
 
@@ -104,16 +104,19 @@ test('a free connection takes half of the slowest segment', async (t) => {
   const srv = await withServer(t);
   const d = makeData(8 * MIB, 'steal');
   const half = 4 * MIB;
-  srv.routes.set('/s.bin', { data: d.data, slowFrom: { start: half, rate: 512 * 1024 } });
+  // The second segment's connection is stuck (no byte) until a request for its tail shows up.
+  srv.routes.set('/s.bin', { data: d.data, holdStart: half });
   const manifest = await writeManifest(dir, [urlModel('s', `${srv.base}/s.bin`, 'vae', 's.bin', d.sha256, d.data.length)]);
   // Two segments of 4 MiB; a segment with >= 2 x 1 MiB left may be split.
-  const r = await runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--min-segment-mb', '1', '--segments', '2', '--debug'], {});
-  t.is(r.exitCode, 0, r.all);
+  const run = runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--min-segment-mb', '1', '--segments', '2', '--debug'], {});
   const asked = srv.stats('/s.bin').ranges;
+  await waitFor(() => asked.slice(2).length > 0, 60_000, 'a request for the tail of the stuck segment');
+  srv.release();
+  const r = await run;
+  t.is(r.exitCode, 0, r.all);
   t.deepEqual(asked.slice(0, 2).sort(), ranges(d.data.length, 2).sort(), 'two segments first');
-  // The fast segment finished long before the slow one (512 KiB/s for 4 MiB): it asked for the tail of the slow one.
-  const stolen = asked.slice(2).map((a) => Number(/^bytes=(\d+)-/.exec(a)?.[1]));
-  t.true(stolen.length >= 1 && stolen.every((s) => s > half), `later requests start inside the slow segment: ${asked.join(', ')}`);
+  // The free connection asked for the second half of the stuck segment: [6 MiB, 8 MiB).
+  t.is(asked[2], `bytes=${half + 2 * MIB}-${d.data.length - 1}`);
   t.regex(r.all ?? '', /a free connection takes .* from the slowest segment/);
   t.true((await readFile(join(dir, 'models', 'vae', 's.bin'))).equals(d.data));
 });

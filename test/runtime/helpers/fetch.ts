@@ -34,9 +34,12 @@ export async function writeManifest(dir: string, models: ManifestModel[], name =
   return path;
 }
 
-/** Fast retries and a short timeout; everything else at its default unless args say otherwise. */
-export function runFetcher(args: string[], env: Record<string, string>, timeoutMs = 60_000) {
-  return execa('python3', [FETCHER, '--backoff', '0.05', '--backoff-max', '0.2', '--timeout', '5', '--min-free-mb', '1', ...args], {
+/**
+ * Fast retries; a socket timeout (30 s) no loaded machine reaches on loopback,
+ * so counts of requests never depend on load (tests of timeouts pass their own).
+ */
+export function runFetcher(args: string[], env: Record<string, string>, timeoutMs = 90_000) {
+  return execa('python3', [FETCHER, '--backoff', '0.05', '--backoff-max', '0.2', '--timeout', '30', '--min-free-mb', '1', ...args], {
     env: baseEnv(env),
     extendEnv: false,
     reject: false,

@@ -17,8 +17,8 @@ export interface Route {
   contentType?: string;
   /** Bytes per second for each connection (throttling). */
   rate?: number;
-  /** Throttle only the responses whose range starts at `slowFrom.start` (one slow connection). */
-  slowFrom?: { start: number; rate: number };
+  /** Hold the responses whose range starts at this offset until `release()` (one stuck connection). */
+  holdStart?: number;
   /** Send `trickle.bytes` bytes every `trickle.everyMs` ms (a stalled link). */
   trickle?: { bytes: number; everyMs: number };
   /** Required "Authorization: Bearer <token>" (401 without, 403 when wrong). */
@@ -228,8 +228,8 @@ export async function startServer(): Promise<TestServer> {
       finishing = true;
       cut();
     };
-    const slow = route.slowFrom && start === route.slowFrom.start ? route.slowFrom.rate : undefined;
-    const rate = route.trickle ? (route.trickle.bytes * 1000) / route.trickle.everyMs : (slow ?? route.rate);
+    const rate = route.trickle ? (route.trickle.bytes * 1000) / route.trickle.everyMs : route.rate;
+    const holdAt = route.holdStart === start ? start : route.holdAfter;
     const tickMs = route.trickle?.everyMs ?? 10;
     let pos = start;
     let t0 = Date.now();
@@ -249,8 +249,8 @@ export async function startServer(): Promise<TestServer> {
       if (closed) return;
       let upto = end;
       if (rate) upto = Math.min(end, Math.max(pos, start + Math.floor((rate * (Date.now() - t0)) / 1000)));
-      if (route.holdAfter !== undefined && !released && !holding) {
-        const cap = Math.max(start, route.holdAfter);
+      if (holdAt !== undefined && !released && !holding) {
+        const cap = Math.max(start, holdAt);
         if (upto >= cap && pos <= cap) {
           send(Math.min(upto, cap));
           holding = true;
@@ -265,7 +265,7 @@ export async function startServer(): Promise<TestServer> {
       if (pos >= end) return finish();
       later(tickMs, tick);
     };
-    const go = () => (rate || route.holdAfter !== undefined ? tick() : (send(end), finish()));
+    const go = () => (rate || holdAt !== undefined ? tick() : (send(end), finish()));
     if (route.barrier) {
       res.flushHeaders(); // the client has its answer; only the body waits
       const b = barriers.get(route.barrier.key) ?? { open: 0, waiting: [] };
