@@ -122,13 +122,16 @@ class FileLock:
 
 def is_locked_elsewhere(lock_path: Path) -> bool:
     try:
-        with open(lock_path, "a+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return False
-    except BlockingIOError:
-        return True
+        fd = os.open(lock_path, os.O_RDONLY)  # no lock file: nobody holds it (and none is made)
     except OSError:
         return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def is_present(cfg: Config, cache: VerifiedCache, item: Item, dest: Path) -> bool:
