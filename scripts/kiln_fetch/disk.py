@@ -16,7 +16,7 @@ from .config import Config
 from .log import debug, human, log
 from .manifest import Item
 from .segments import PartState
-from .transfer import is_locked_elsewhere, temp_paths, temp_stem
+from .partfiles import is_locked_elsewhere, temp_paths, temp_stem
 
 PART_SUFFIXES = (".part", ".part.json", ".part.json.tmp")
 

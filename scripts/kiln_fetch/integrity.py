@@ -10,7 +10,8 @@ import re
 import threading
 from pathlib import Path
 
-from .log import REDACT
+from .log import REDACT, human, log
+from .manifest import Item
 
 CHUNK = 1 << 20
 STATE_VERSION = 1
@@ -71,3 +72,28 @@ class VerifiedCache:
             tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
             tmp.write_text(REDACT(json.dumps({"version": STATE_VERSION, "files": self.data}, indent=1, sort_keys=True)))
             os.replace(tmp, self.path)
+
+
+def is_present(cache: VerifiedCache, item: Item, dest: Path) -> bool:
+    """True when dest already holds the right file (verified now or before)."""
+    try:
+        st = dest.stat()
+    except FileNotFoundError:
+        return False
+    if item.bytes is not None and item.bytes_exact and st.st_size != item.bytes:
+        log(f"{item.label}: present but {st.st_size} bytes instead of {item.bytes}; downloading again", "WARN")
+        return False
+    if not item.sha256:
+        item.status, item.size = "present", st.st_size
+        item.note = "size ok" if item.bytes is not None and item.bytes_exact else "exists (no checksum to verify)"
+        return True
+    if cache.lookup(item.rel, st) == item.sha256:
+        item.status, item.size, item.note = "present", st.st_size, "verified earlier (cached)"
+        return True
+    log(f"{item.label}: verifying the existing file ({human(st.st_size)})")
+    if sha256_file(dest) == item.sha256:
+        cache.record(item.rel, dest.stat(), item.sha256)
+        item.status, item.size, item.note = "present", st.st_size, "sha256 verified"
+        return True
+    log(f"{item.label}: present but its sha256 does not match; downloading again", "WARN")
+    return False

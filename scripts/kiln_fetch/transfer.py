@@ -1,4 +1,4 @@
-"""One model: lock, ranged connections, streaming sha256, verification, atomic install.
+"""One model: ranged connections, streaming sha256, verification, atomic install.
 
 A transfer asks for the first segment; a server that answers 206 with the
 file's size, and a file that can be checked (a validator or a sha256), get
@@ -14,53 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import os
 import re
 import threading
 import time
 import urllib.error
-import urllib.parse
 from pathlib import Path
 
 from .config import Config
 from .errors import DiskFull, Fatal, Restart, Retryable, Stalled
-from .integrity import CHUNK, VerifiedCache, html_reason, sha256_file, validator_of
+from .integrity import CHUNK, VerifiedCache, html_reason, is_present, sha256_file, validator_of
 from .log import debug, human, log, short_url
 from .manifest import Item
 from .net import classify, with_retries
+from .partfiles import FileLock, temp_paths
 from .segments import PartState, Segment, contiguous_end, plan, split_largest
 
 NET_CHUNK = 64 << 10
 SAVE_EVERY = 1.0  # seconds between sidecar writes (a kill re-fetches at most this much per segment)
 
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-
-
-def temp_stem(rel: str) -> str:
-    """A temp name per model path, injective ('/' is quoted, and so is '%'):
-    loras/a__b and loras__a/b never share one."""
-    q = urllib.parse.quote(rel, safe="")
-    return q if len(q) <= 150 else "h-" + hashlib.sha256(rel.encode()).hexdigest()
-
-
-def temp_dir_for(cfg: Config, dest: Path) -> Path:
-    if os.stat(dest.parent).st_dev != os.stat(cfg.tmp_dir).st_dev:
-        # The folder is on another filesystem (a link to another disk): a
-        # rename would not be atomic, so the partial waits next to it in a
-        # hidden dir whose .part files ComfyUI ignores.
-        d = dest.parent / ".kiln-tmp"
-        d.mkdir(exist_ok=True)
-        return d
-    return cfg.tmp_dir
-
-
-def temp_paths(cfg: Config, item: Item, dest: Path) -> tuple[Path, Path, Path]:
-    """(partial file, its sidecar, its lock file)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    base = temp_dir_for(cfg, dest) / temp_stem(item.rel)
-    return base.with_name(base.name + ".part"), base.with_name(base.name + ".part.json"), base.with_name(base.name + ".lock")
 
 
 def content_range(resp) -> tuple[int, int, int | None] | None:
@@ -73,90 +47,6 @@ def content_range(resp) -> tuple[int, int, int | None] | None:
 def content_length(resp) -> int | None:
     v = (resp.headers.get("Content-Length") or "").strip()
     return int(v) if v.isdigit() else None
-
-
-class FileLock:
-    """An exclusive flock on <stem>.lock. Another fetcher holding it means the
-    model is in progress there: wait for it, then look again."""
-
-    def __init__(self, path: Path, label: str):
-        self.path, self.label = path, label
-        self.f = None
-        self.waited = False
-
-    def __enter__(self) -> FileLock:
-        while True:
-            f = open(self.path, "a+")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip()
-                if not self.waited:
-                    who = f" (pid {holder})" if holder.isdigit() else ""
-                    log(f"{self.label}: in progress in another fetcher{who}; waiting for it")
-                self.waited = True
-                fcntl.flock(f, fcntl.LOCK_EX)
-            # The holder removes the file when done: a lock on a removed file
-            # guards nothing, so take the lock again on the current one.
-            try:
-                same = os.fstat(f.fileno()).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            f.close()
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self.f = f
-        return self
-
-    def __exit__(self, *exc) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        if self.f:
-            self.f.close()
-
-
-def is_locked_elsewhere(lock_path: Path) -> bool:
-    try:
-        fd = os.open(lock_path, os.O_RDONLY)  # no lock file: nobody holds it (and none is made)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def is_present(cfg: Config, cache: VerifiedCache, item: Item, dest: Path) -> bool:
-    """True when dest already holds the right file (verified now or before)."""
-    try:
-        st = dest.stat()
-    except FileNotFoundError:
-        return False
-    if item.bytes is not None and item.bytes_exact and st.st_size != item.bytes:
-        log(f"{item.label}: present but {st.st_size} bytes instead of {item.bytes}; downloading again", "WARN")
-        return False
-    if not item.sha256:
-        item.status, item.size = "present", st.st_size
-        item.note = "size ok" if item.bytes is not None and item.bytes_exact else "exists (no checksum to verify)"
-        return True
-    if cache.lookup(item.rel, st) == item.sha256:
-        item.status, item.size, item.note = "present", st.st_size, "verified earlier (cached)"
-        return True
-    log(f"{item.label}: verifying the existing file ({human(st.st_size)})")
-    if sha256_file(dest) == item.sha256:
-        cache.record(item.rel, dest.stat(), item.sha256)
-        item.status, item.size, item.note = "present", st.st_size, "sha256 verified"
-        return True
-    log(f"{item.label}: present but its sha256 does not match; downloading again", "WARN")
-    return False
 
 
 class Transfer:
@@ -181,7 +71,7 @@ class Transfer:
     def run(self, cache: VerifiedCache) -> None:
         item = self.item
         with FileLock(self.lock_path, item.label) as lock:
-            if lock.waited and is_present(self.cfg, cache, item, self.dest):
+            if lock.waited and is_present(cache, item, self.dest):
                 item.note = f"{item.note}; downloaded by another fetcher"
                 log(f"{item.label}: present: {item.note}")
                 return
@@ -616,7 +506,7 @@ def fetch_one(cfg: Config, cache: VerifiedCache, item: Item) -> None:
     t0 = time.monotonic()
     try:
         dest = cfg.models_dir / item.into / (item.file or "")
-        if is_present(cfg, cache, item, dest):
+        if is_present(cache, item, dest):
             debug(f"{item.label}: already present ({item.note})")
             return
         Transfer(cfg, item, dest).run(cache)
