@@ -291,6 +291,9 @@ class Transfer:
                         "(the partial file was removed so it does not block later starts)")
 
     def acquire_slot(self) -> bool:
+        if self.cfg.slots.acquire(blocking=False):
+            return True
+        debug(f"{self.item.label}: all {self.cfg.connections} connections in use; waiting for one")
         while not self.cfg.slots.acquire(timeout=0.5):
             if self.stop.is_set():
                 return False

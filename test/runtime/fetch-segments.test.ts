@@ -43,17 +43,27 @@ test('--segments caps a file; --connections caps all files together', async (t) 
   const srv = await withServer(t);
   const a = makeData(8 * MIB, 'capa');
   const b = makeData(8 * MIB, 'capb');
-  srv.routes.set('/a.bin', { data: a.data, rate: 8 * MIB });
-  srv.routes.set('/b.bin', { data: b.data, rate: 8 * MIB });
+  // Every body waits (headers sent) until the test releases them: connections pile up to the cap.
+  srv.routes.set('/a.bin', { data: a.data, holdAfter: 0 });
+  srv.routes.set('/b.bin', { data: b.data, holdAfter: 0 });
   const manifest = await writeManifest(dir, [
     urlModel('a', `${srv.base}/a.bin`, 'loras', 'a.bin', a.sha256, a.data.length),
     urlModel('b', `${srv.base}/b.bin`, 'loras', 'b.bin', b.sha256, b.data.length),
   ]);
-  const r = await runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--min-segment-mb', '1', '--segments', '3', '--connections', '4'], {});
+  // 2 files x 3 segments want 6 connections; 4 are allowed, so 2 segments must wait for a slot.
+  const run = runFetcher(['--manifest', manifest, '--models-dir', join(dir, 'models'), '--min-segment-mb', '1', '--segments', '3', '--connections', '4', '--debug'], {});
+  let out = '';
+  run.all?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  await waitFor(() => (out.match(/all 4 connections in use; waiting for one/g) ?? []).length >= 2, 60_000, 'two segments waiting for a connection');
+  await waitFor(() => srv.maxOpenAll() >= 4, 60_000, 'the four allowed connections to reach the server');
+  srv.release();
+  const r = await run;
   t.is(r.exitCode, 0, r.all);
+  t.is(srv.maxOpenAll(), 4, 'never more than four at once');
   t.regex(r.all ?? '', /'a' \(loras\/a\.bin\): downloading .* over 3 connections/);
   t.true(srv.stats('/a.bin').maxOpen <= 3, `a: ${srv.stats('/a.bin').maxOpen} open at once`);
-  t.true(srv.maxOpenAll() <= 4, `${srv.maxOpenAll()} connections open at once over both files`);
   t.true((await readFile(join(dir, 'models', 'loras', 'a.bin'))).equals(a.data));
   t.true((await readFile(join(dir, 'models', 'loras', 'b.bin'))).equals(b.data));
 });

@@ -253,6 +253,7 @@ export async function startServer(): Promise<TestServer> {
         const cap = Math.max(start, holdAt);
         if (upto >= cap && pos <= cap) {
           send(Math.min(upto, cap));
+          res.flushHeaders(); // the client has its answer; the body waits
           holding = true;
           held.push(() => {
             t0 = Date.now() - ((pos - start) * 1000) / (rate || 1);
