@@ -10,7 +10,7 @@ export default defineBase({
   // Under torch and the kernel builders: only what building Python wheels needs.
   toolchainApt: ['build-essential', 'ca-certificates', 'git', 'python3', 'python3-dev', 'python3-venv'],
   // Above torch (in base-<gpu>): adding a package here never rebuilds torch, Sage or Flash.
-  apt: ['aria2', 'curl', 'ffmpeg', 'git-lfs', 'libgl1', 'libglib2.0-0', 'openssh-server', 'rsync', 'tini', 'unzip', 'wget'],
+  apt: ['curl', 'ffmpeg', 'git-lfs', 'libgl1', 'libglib2.0-0', 'openssh-server', 'rsync', 'tini', 'unzip', 'wget'],
   // Ubuntu 24.04's python3 is 3.12.
   python: 'python3',
   pipTools: {

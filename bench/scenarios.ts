@@ -46,7 +46,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'apt-package',
     description: 'add an apt package to the common base',
-    apply: (root) => replaceIn(root, 'base/common.ts', "apt: ['aria2',", "apt: ['aria2', 'htop',"),
+    apply: (root) => replaceIn(root, 'base/common.ts', "apt: ['curl',", "apt: ['curl', 'htop',"),
   },
   {
     name: 'bump-torch',

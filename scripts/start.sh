@@ -479,6 +479,30 @@ EOF
   log "SSH: key-only sshd on port $SSH_PORT (password login disabled)"
 }
 
+# FileBrowser (v2.59.0) takes a password only on its command line (`users add
+# U P`, `users update U --password P`), where `ps` shows it. So the user is
+# made with a throwaway password (replaced before FileBrowser serves), and the
+# real one goes in as a bcrypt hash through `users export` / `users import`
+# files in a private dir; fb_password.py hashes it, reading it from its
+# environment.
+fb_set_password() { # filebrowser db password
+  local fb=$1 db=$2 dir rc=0
+  if ((${#3} < 12)); then
+    echo "kiln: FileBrowser wants a password of at least 12 characters"
+    return 1
+  fi
+  [[ -n $SYS_PYTHON ]] || { echo "kiln: no python3 to hash the password"; return 1; }
+  dir=$(mktemp -d) || return 1
+  if ! "$fb" users find "$FILEBROWSER_USER" -d "$db" >/dev/null 2>&1; then
+    "$fb" users add "$FILEBROWSER_USER" "$(gen_secret)" --perm.admin -d "$db" || rc=1
+  fi
+  ((rc)) || "$fb" users export "$dir/users.json" -d "$db" || rc=1
+  ((rc)) || KILN_FB_PASSWORD=$3 "$SYS_PYTHON" "$SCRIPT_DIR/fb_password.py" "$dir/users.json" "$FILEBROWSER_USER" || rc=1
+  ((rc)) || "$fb" users import "$dir/users.json" --overwrite -d "$db" || rc=1
+  rm -rf "$dir"
+  return "$rc"
+}
+
 start_filebrowser() {
   if ! is_true "$ENABLE_FILEBROWSER"; then
     log "FileBrowser: off (ENABLE_FILEBROWSER=$ENABLE_FILEBROWSER)"
@@ -502,11 +526,8 @@ start_filebrowser() {
     warn "FileBrowser: config set failed (see $logf)"
   [[ -n $FILEBROWSER_PASSWORD ]] && pass=$FILEBROWSER_PASSWORD
   if [[ -n $pass ]]; then
-    if "$fb" users find "$FILEBROWSER_USER" -d "$db" >/dev/null 2>&1; then
-      "$fb" users update "$FILEBROWSER_USER" --password "$pass" -d "$db" >>"$logf" 2>&1
-    else
-      "$fb" users add "$FILEBROWSER_USER" "$pass" --perm.admin -d "$db" >>"$logf" 2>&1
-    fi || { err "FileBrowser: cannot set the password of $FILEBROWSER_USER (see $logf); skipped"; return; }
+    fb_set_password "$fb" "$db" "$pass" >>"$logf" 2>&1 ||
+      { err "FileBrowser: cannot set the password of $FILEBROWSER_USER (see $logf); skipped"; return; }
   fi
   user_own "$db"
   spawn filebrowser "$logf" detach --user "$fb" -d "$db"
@@ -604,6 +625,12 @@ install_custom_nodes() {
     shown=$(redact_url "$spec")
     url=${spec%@*}
     ref=${spec##*@}
+    if [[ $url == -* || $ref == -* ]]; then
+      # git would read "--upload-pack=..." as an option, whatever follows it.
+      err "CUSTOM_NODES: '$shown' starts with '-': that is a command-line option, not a repository; write <repo url>@<tag or commit>"
+      failed+=("$shown")
+      continue
+    fi
     if [[ $spec != *@* || -z $ref || -z $url || $ref == */* || $ref == *:* ]]; then
       err "CUSTOM_NODES: '$shown' is not pinned; write <repo url>@<tag or commit>, e.g. https://github.com/owner/repo@v1.2.0 or @<40-hex commit>"
       failed+=("$shown")
@@ -637,7 +664,7 @@ install_custom_nodes() {
     else
       log "custom node $name: cloning $(redact_url "$url") at $ref"
       fresh=1
-      if ! run_bg git clone -q --no-checkout "$url" "$dest"; then
+      if ! run_bg git clone -q --no-checkout -- "$url" "$dest"; then
         err "custom node $name: clone of $(redact_url "$url") failed"
         rm -rf "$dest"
         failed+=("$shown")

@@ -238,10 +238,10 @@ test("the committed sd15-basic workflow is a UI-format workflow with the nodes a
   });
 });
 
-test('model file names: Kiln accepts exactly what the in-image fetcher accepts (SEGMENT_RE in scripts/fetch_models.py)', (t) => {
-  const py = readFileSync(join(repoRoot, 'scripts/fetch_models.py'), 'utf8');
+test('model file names: Kiln accepts exactly what the in-image fetcher accepts (SEGMENT_RE in scripts/kiln_fetch/manifest.py)', (t) => {
+  const py = readFileSync(join(repoRoot, 'scripts/kiln_fetch/manifest.py'), 'utf8');
   const m = /^SEGMENT_RE = re\.compile\(r"(.+)"\)$/m.exec(py);
-  t.truthy(m, 'SEGMENT_RE is defined in fetch_models.py');
+  t.truthy(m, 'SEGMENT_RE is defined in kiln_fetch/manifest.py');
   t.is(MODEL_FILE_NAME.source, m?.[1] ?? "(not found)");
 });
 

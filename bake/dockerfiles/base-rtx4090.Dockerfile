@@ -6,7 +6,6 @@ SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 # apt: ~2 min, changes with p=0.05
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      aria2 \
       curl \
       ffmpeg \
       git-lfs \

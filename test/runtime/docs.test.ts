@@ -42,10 +42,16 @@ test('every environment variable read by scripts/ is in the README tables', asyn
     const text = await readFile(join(SCRIPTS, f), 'utf8');
     for (const m of text.matchAll(/^([A-Z][A-Z0-9_]*)="\$\{\1:-/gm)) used.add(m[1]!);
   }
-  const pys = ['fetch_models.py', ...(await readdir(join(SCRIPTS, 'lib'))).filter((f) => f.endsWith('.py')).map((f) => `lib/${f}`)];
+  // The fetcher (scripts/kiln_fetch) reads env.get("X") and declares its numeric settings as env="X";
+  // scripts/lib/*.py (status endpoint, ...) read os.environ.get("X").
+  const pys = [
+    'fetch_models.py',
+    ...(await readdir(join(SCRIPTS, 'kiln_fetch'))).filter((n) => n.endsWith('.py')).map((n) => `kiln_fetch/${n}`),
+    ...(await readdir(join(SCRIPTS, 'lib'))).filter((f) => f.endsWith('.py')).map((f) => `lib/${f}`),
+  ];
   for (const f of pys) {
     const py = await readFile(join(SCRIPTS, f), 'utf8');
-    for (const m of py.matchAll(/env(?:iron)?\.get\("([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
+    for (const m of py.matchAll(/env(?:iron)?(?:\.get\(|=)"([A-Z][A-Z0-9_]*)"/g)) used.add(m[1]!);
   }
   for (const v of ['HF_TOKEN', 'CIVITAI_TOKEN', 'HOME']) used.add(v);
   t.true(used.size > 50, `found ${used.size} variables`);

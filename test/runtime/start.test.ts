@@ -29,7 +29,11 @@ test('start.sh: ready, crash restart, soft restart, stop/start, SIGTERM within 1
 printf '%s\\n' "$*" >> "$FAKE_PIDS/filebrowser.calls"
 case "$1" in
   config) [[ $2 == init ]] && : > "$4"; exit 0 ;;
-  users) [[ $2 == find ]] && { grep -q '^users add' "$FAKE_PIDS/filebrowser.calls"; exit $?; }; exit 0 ;;
+  users) case "$2" in
+      find) grep -q '^users add' "$FAKE_PIDS/filebrowser.calls"; exit $? ;;
+      export) printf '[{"id":1,"username":"admin","password":"$2a$10$throwaway","perm":{"admin":true}}]' > "$3"; exit 0 ;;
+      import) cp "$3" "$FAKE_PIDS/filebrowser.imported.json"; exit 0 ;;
+    esac; exit 0 ;;
 esac
 ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   );
@@ -95,7 +99,22 @@ ${fakeService('filebrowser').split('\n').slice(2).join('\n')}`,
   t.true(pw.length >= 20, 'a generated FileBrowser password is shown');
   const fbCalls = await readFile(join(s.pids, 'filebrowser.calls'), 'utf8');
   t.regex(fbCalls, /--port 8080/);
-  t.regex(fbCalls, new RegExp(`users add admin ${pw} --perm.admin`));
+  // The password is in no argv: the user is added with a throwaway one, then
+  // the real one goes in as a bcrypt hash through an export/import file.
+  t.false(fbCalls.includes(pw), 'the password is on no FileBrowser command line');
+  t.regex(fbCalls, /^users add admin [0-9a-f]{24} --perm\.admin -d \S+$/m);
+  t.regex(fbCalls, /^users export \S+\/users\.json -d \S+\nusers import \S+\/users\.json --overwrite -d \S+$/m);
+  const imported = JSON.parse(await readFile(join(s.pids, 'filebrowser.imported.json'), 'utf8')) as { username: string; password: string }[];
+  const hash = imported.find((u) => u.username === 'admin')?.password ?? '';
+  t.regex(hash, /^\$2b\$10\$/, 'a bcrypt hash (cost 10, as FileBrowser makes them)');
+  // libcrypt's crypt() re-hashes the password with the salt in the hash (what bcrypt.CompareHashAndPassword does).
+  const verify = 'import ctypes, ctypes.util, os, sys\nc = ctypes.CDLL(ctypes.util.find_library("crypt"))\nc.crypt.restype = ctypes.c_char_p\n' +
+    'h = os.environ["H"].encode()\nsys.exit(0 if c.crypt(os.environ["PW"].encode(), h) == h else 1)';
+  const check = await execa('python3', ['-c', verify], {
+    env: { PW: pw, H: hash },
+    reject: false,
+  });
+  t.is(check.exitCode, 0, 'the hash verifies the password shown once');
   const token = /Jupyter: generated token \(shown once\): (\S+)/.exec(out)?.[1] ?? '';
   t.true(token.length >= 20, 'a generated Jupyter token is shown once');
   const jupyterArgv = await waitFor(() => readFile(join(s.pids, 'jupyter.argv'), 'utf8').catch(() => undefined), 5000, 'jupyter argv');
@@ -211,10 +230,11 @@ test('start.sh: CUSTOM_NODES must be pinned; pinned nodes are cloned at the ref 
   const url = `file://${repo}`;
   const run = runStart(t, s, {
     SKIP_MODEL_DOWNLOAD: 'true',
-    CUSTOM_NODES: `${url} https://github.com/someone/Unpinned-Node,${url}@main ${url}@v1.0.0`,
+    CUSTOM_NODES: `${url} https://github.com/someone/Unpinned-Node,${url}@main --upload-pack=${join(s.root, 'evil.sh')}@v1 ${url}@v1.0.0`,
   });
   await run.waitLog(/ComfyUI ready in/, 20_000);
   const out = run.out();
+  t.regex(out, /CUSTOM_NODES: '--upload-pack=\S+@v1' starts with '-': that is a command-line option, not a repository/);
   t.regex(out, /CUSTOM_NODES: 'file:\/\/\S+ComfyUI-Extra' is not pinned; write <repo url>@<tag or commit>/);
   t.regex(out, /CUSTOM_NODES: 'https:\/\/github\.com\/someone\/Unpinned-Node' is not pinned/);
   t.regex(out, /'main' is a branch of ComfyUI-Extra, not a pin/);

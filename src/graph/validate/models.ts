@@ -8,7 +8,7 @@ import { checkHelperItem } from './strict.ts';
 const SHA1 = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 /**
- * A file name the in-image fetcher accepts: scripts/fetch_models.py SEGMENT_RE
+ * A file name the in-image fetcher accepts: scripts/kiln_fetch/manifest.py SEGMENT_RE
  * (check_file), which refuses anything else at container start. Keep the two equal
  * (test/validate.test.ts compares them).
  */
