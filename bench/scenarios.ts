@@ -50,14 +50,15 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'bump-torch',
-    description: 'torch 2.7.1 -> 2.8.0 (with its torchvision, torchaudio, xformers) on both GPUs',
+    description: 'torch 2.8.0 -> 2.9.0 (with its torchvision, torchaudio, and xformers where a profile pins one) on both GPUs',
     apply: (root) => {
       for (const f of GPU_FILES) {
-        replaceIn(root, f, "torch: '2.7.1'", "torch: '2.8.0'");
-        replaceIn(root, f, "torchvision: '0.22.1'", "torchvision: '0.23.0'");
-        replaceIn(root, f, "torchaudio: '2.7.1'", "torchaudio: '2.8.0'");
-        replaceIn(root, f, "xformers: '0.0.31'", "xformers: '0.0.32'");
+        replaceIn(root, f, "torch: '2.8.0'", "torch: '2.9.0'");
+        replaceIn(root, f, "torchvision: '0.23.0'", "torchvision: '0.24.0'");
+        replaceIn(root, f, "torchaudio: '2.8.0'", "torchaudio: '2.9.0'");
       }
+      // xformers 0.0.33 pins torch 2.9.0 (GPU-FACTS); only the 4090 profile has xformers.
+      replaceIn(root, 'base/rtx4090.ts', "xformers: '0.0.32.post2'", "xformers: '0.0.33'");
     },
   },
   {

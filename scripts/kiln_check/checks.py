@@ -145,7 +145,10 @@ def check_pip(entry: dict, ctx: Context) -> Outcome:
         m = PIP_CONFLICT.match(line) or PIP_MISSING.match(line)
         if not m:
             continue
-        rule = next((a for a in allowed if normalize(a["package"]) == normalize(m["pkg"]) and a["requirement"] == m["req"]), None)
+        # pip prints the requirement with its environment marker ("numpy>=2; python_version >= \"3.9\""):
+        # an allowance may name it with or without the marker.
+        req = m["req"].split(";")[0].strip()
+        rule = next((a for a in allowed if normalize(a["package"]) == normalize(m["pkg"]) and a["requirement"] in (m["req"], req)), None)
         if rule:
             notes.append(f"allowed: {line} ({rule['reason']})")
         else:

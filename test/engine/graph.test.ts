@@ -147,7 +147,7 @@ etest('images carry the runtime, manifest, nodes lock, FileBrowser and JupyterLa
     t.deepEqual(info.Config.Entrypoint, ['/opt/kiln/scripts/start.sh']);
     t.is(info.Config.Labels?.['kiln.sm'], 'sm_120');
     t.is(info.Config.Labels?.['kiln.features'], 'none');
-    t.deepEqual(Object.keys(info.Config.ExposedPorts ?? {}).sort(), ['22/tcp', '8080/tcp', '8188/tcp', '8888/tcp']);
+    t.deepEqual(Object.keys(info.Config.ExposedPorts ?? {}).sort(), ['22/tcp', '8080/tcp', '8188/tcp', '8888/tcp', '9188/tcp']);
     const mode = await docker(['run', '--rm', '--entrypoint', '/bin/sh', image, '-c', 'test -x /opt/kiln/scripts/start.sh && echo executable']);
     t.is(mode.stdout.trim(), 'executable');
     // start.sh finds both on PATH (FILEBROWSER_BIN=filebrowser, JUPYTER_BIN=jupyter; the venv is on PATH).
@@ -160,8 +160,14 @@ etest('images carry the runtime, manifest, nodes lock, FileBrowser and JupyterLa
     t.deepEqual(calls[download + 1]?.tool, 'sha256sum', 'and is checked (sha256sum -c) right after the download');
     const jupyter = calls.find((c) => c.tool === 'pip' && c.argv.some((a) => a.startsWith('jupyterlab==')));
     t.deepEqual(jupyter?.argv, ['install', `jupyterlab==${jupyterlab}`, '-c', '/opt/kiln/constraints.txt']);
-    const marker = await readFileFromImage(image, '/opt/venv/lib/python3.12/site-packages/jupyterlab/.kiln-version');
-    t.truthy(marker.trim(), 'jupyterlab is installed in the image venv');
+    const meta = await readFileFromImage(image, `/opt/venv/lib/python3.12/site-packages/jupyterlab-${jupyterlab}.dist-info/METADATA`);
+    t.regex(meta, new RegExp(`^Version: ${jupyterlab.replace(/\./g, '\\.')}$`, 'm'), 'jupyterlab is installed in the image venv');
+    t.is((await docker(['run', '--rm', '--entrypoint', 'jupyter', image, '--version'])).exitCode, 0, 'the jupyter command is on PATH');
+    // The image carries its proof: the spec it was checked against and the report of the run.
+    const report = JSON.parse(await readFileFromImage(image, '/opt/kiln/checks/report.json')) as { image: string; checks: { id: string; status: string }[] };
+    const spec = JSON.parse(await readFileFromImage(image, '/opt/kiln/checks/spec.json')) as { checks: { id: string }[] };
+    t.is(report.image, 'sd15-basic-rtx5090');
+    t.deepEqual(report.checks.map((c) => `${c.id}:${c.status}`), spec.checks.map((c) => `${c.id}:passed`));
   });
 });
 
