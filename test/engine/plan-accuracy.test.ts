@@ -22,7 +22,11 @@ function buildOne(root: string, target: string) {
     cwd: root,
     files: ['bake/docker-bake.hcl'],
     targets: [target],
-    set: ['*.cache-to=', '*.cache-from='],
+    // cacheonly: this test reads which steps ran, never the image. Unpacking every image into
+    // dockerd's containerd store is the step that hit moby/buildkit#6521 here once ("failed to
+    // prepare extraction snapshot ... parent snapshot ... does not exist"); the steps and their
+    // cache are the same without it.
+    set: ['*.cache-to=', '*.cache-from=', '*.output=type=cacheonly'],
     vars: { REGISTRY: `${REGISTRY}/kiln-plan`, TAG: 'plan' },
     timeoutMs: 5 * 60_000,
   });

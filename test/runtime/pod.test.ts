@@ -229,7 +229,8 @@ test('status endpoint: JSON with ComfyUI state and restarts, models present/fail
     RUNPOD_API_KEY: 'rpa_statusSECRET_0123456789',
     JUPYTER_TOKEN: 'jupyter_statusSECRET_0123456789',
   };
-  const run = runStart(t, s, { ...secrets, ENABLE_STATUS: 'true', ENABLE_JUPYTER: 'true', JUPYTER_BIN: join(s.bin, 'jupyter'), JUPYTER_PORT: '18889', KILN_TEMPLATE: 'test', KILN_GPU: 'rtx4090', KILN_SM: 'sm_89' });
+  // HF_ENDPOINT names the test server as the Hugging Face host: tokens go only to their own host.
+  const run = runStart(t, s, { ...secrets, HF_ENDPOINT: srv.base, ENABLE_STATUS: 'true', ENABLE_JUPYTER: 'true', JUPYTER_BIN: join(s.bin, 'jupyter'), JUPYTER_PORT: '18889', KILN_TEMPLATE: 'test', KILN_GPU: 'rtx4090', KILN_SM: 'sm_89' });
   await run.waitLog(/ComfyUI ready in/, READY);
 
   const health = await getJson(s.statusPort, '/healthz');

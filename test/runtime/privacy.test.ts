@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeData, startServer } from './helpers/server.ts';
-import { comfyPid, launches, processTree, processUid, runStart, sandbox, servicePid, START, writeExec, writeManifest, type Sandbox } from './helpers/start.ts';
+import { comfyPid, FAKE_FILEBROWSER_ADMIN, launches, processTree, processUid, runStart, sandbox, servicePid, START, writeExec, writeManifest, type Sandbox } from './helpers/start.ts';
 import { allText, putFile as put, SCRIPTS, tempDir, waitFor } from './helpers/util.ts';
 
 const READY = 45_000; // generous: CI runs these beside engine builds on 2 cores
@@ -179,10 +179,12 @@ test('PARANOID_MODE: no secret in the environment of start.sh or of any child (e
   await writeFile(join(s.root, 'etc-hosts'), '127.0.0.1\tlocalhost\n');
   // Services that record nothing (a recorded argv or token would be a file with a secret in it).
   const quiet = '#!/usr/bin/env bash\n[[ $1 == -t ]] && exit 0\n[[ $1 == config || $1 == users ]] && exit 0\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n';
-  for (const name of ['filebrowser', 'sshd', 'jupyter', 'llama-server']) await writeExec(join(s.bin, name), quiet);
+  for (const name of ['sshd', 'jupyter', 'llama-server']) await writeExec(join(s.bin, name), quiet);
+  await writeExec(join(s.bin, 'filebrowser'), quiet.replace('\n', `\n${FAKE_FILEBROWSER_ADMIN}\n`));
   await put(join(s.ws, 'ComfyUI', 'models', 'llm', 'tiny.gguf'), 'GGUF');
   const run = runStart(t, s, {
     ...secrets,
+    HF_ENDPOINT: model.srv.base, // the test server stands in for huggingface.co: HF_TOKEN goes only there
     PARANOID_MODE: 'true',
     PRIVACY_MODE: 'true',
     ENABLE_STATUS: 'true',
@@ -278,7 +280,7 @@ test('KILN_USER: ComfyUI and the services run as a created non-root user that ow
   // Everything the user runs must be reachable without root's home (pyenv lives there).
   const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   await writeExec(join(s.bin, 'kiln-python'), '#!/bin/sh\nexec /usr/bin/python3 "$@"\n');
-  await writeExec(join(s.bin, 'filebrowser'), '#!/usr/bin/env bash\n[[ $1 == config || $1 == users ]] && { [[ $2 == init ]] && : > "$4"; exit 0; }\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n');
+  await writeExec(join(s.bin, 'filebrowser'), `#!/usr/bin/env bash\n${FAKE_FILEBROWSER_ADMIN}\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n`);
   const model = await oneModel(t, s);
   const run = runStart(t, s, {
     PATH: path,

@@ -150,6 +150,18 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
 }
 
 /** A fake long-running service: records argv, writes its pid, sleeps. */
+/**
+ * The admin commands of a fake FileBrowser, as start.sh drives them (config init makes the db;
+ * `users export` writes the user list that fb_password.py rewrites with a bcrypt hash; the rest
+ * succeed). A fake without `users export` leaves start.sh no file to hash into: FileBrowser
+ * is then skipped, as it should be.
+ */
+export const FAKE_FILEBROWSER_ADMIN = `case "$1 $2" in
+  "config init") : > "$4"; exit 0 ;;
+  "users export") printf '[{"id":1,"username":"admin","password":"$2a$10$throwaway"}]' > "$3"; exit 0 ;;
+  config*|users*) exit 0 ;;
+esac`;
+
 export function fakeService(name: string, extra = ''): string {
   return `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$FAKE_PIDS/${name}.argv"
