@@ -142,10 +142,29 @@ target "base-rtx5090" {
   ]
 }
 
+target "devel-cuda12-8-1" {
+  context = "bake"
+  dockerfile = "dockerfiles/devel-cuda12-8-1.Dockerfile"
+  tags = [
+    "${REGISTRY}/kiln-devel:cuda12-8-1-${TAG}",
+  ]
+  labels = {
+    "kiln.cuda" = "12.8.1"
+    "org.opencontainers.image.version" = "${TAG}"
+  }
+  cache-from = [
+    "type=registry,ref=${REGISTRY}/kiln-cache:devel-cuda12-8-1",
+  ]
+  cache-to = [
+    "type=registry,ref=${REGISTRY}/kiln-cache:devel-cuda12-8-1,mode=max",
+  ]
+}
+
 target "flash-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/flash-rtx5090.Dockerfile"
   contexts = {
+    "devel" = "target:devel-cuda12-8-1"
     "torch" = "target:torch-rtx5090"
   }
   tags = [
@@ -203,6 +222,9 @@ target "flux1-dev-rtx5090" {
 target "llama-rtx4090" {
   context = "bake"
   dockerfile = "dockerfiles/llama-rtx4090.Dockerfile"
+  contexts = {
+    "devel" = "target:devel-cuda12-8-1"
+  }
   tags = [
     "${REGISTRY}/kiln-llama:rtx4090-${TAG}",
   ]
@@ -224,6 +246,9 @@ target "llama-rtx4090" {
 target "llama-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/llama-rtx5090.Dockerfile"
+  contexts = {
+    "devel" = "target:devel-cuda12-8-1"
+  }
   tags = [
     "${REGISTRY}/kiln-llama:rtx5090-${TAG}",
   ]
@@ -380,6 +405,7 @@ target "sage-rtx4090" {
   context = "bake"
   dockerfile = "dockerfiles/sage-rtx4090.Dockerfile"
   contexts = {
+    "devel" = "target:devel-cuda12-8-1"
     "torch" = "target:torch-rtx4090"
   }
   tags = [
@@ -404,6 +430,7 @@ target "sage-rtx5090" {
   context = "bake"
   dockerfile = "dockerfiles/sage-rtx5090.Dockerfile"
   contexts = {
+    "devel" = "target:devel-cuda12-8-1"
     "torch" = "target:torch-rtx5090"
   }
   tags = [

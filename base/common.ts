@@ -5,8 +5,14 @@ import { defineBase } from '../src/dsl/index.ts';
  * ComfyUI-Manager on top of each GPU's torch.
  */
 export default defineBase({
-  // nvidia/cuda:<gpu.cuda>-cudnn-devel-ubuntu24.04 (GPU-FACTS "CUDA toolkit and base images").
-  imageFlavor: 'cudnn-devel-ubuntu24.04',
+  // The two chains (README "Two chains"): final images on nvidia/cuda:<gpu.cuda>-base-ubuntu24.04
+  // (torch's cu128 wheels bring CUDA's libraries; cuBLAS is added where llama-server needs it),
+  // kernel builders and llama.cpp on -devel-ubuntu24.04 (nvcc; none of them uses cuDNN).
+  imageFlavor: 'base-ubuntu24.04',
+  develFlavor: 'devel-ubuntu24.04',
+  // Every Python install of the images (not the kernel builds: `pip wheel`, uv has no equivalent).
+  // 0.12.5: astral-sh/uv's release of 2026-08-14, installed from PyPI into the venv.
+  uv: '0.12.5',
   // Under torch and the kernel builders: only what building Python wheels needs.
   toolchainApt: ['build-essential', 'ca-certificates', 'git', 'python3', 'python3-dev', 'python3-venv'],
   // Above torch (in base-<gpu>): adding a package here never rebuilds torch, Sage or Flash.

@@ -14,13 +14,14 @@ import type { Step } from './work.ts';
 /** Everything an image holds: what its checks test. */
 const IMAGE_KINDS: readonly LayerKindName[] = [
   'toolchain-apt', 'venv', 'pip-tools', 'torch', 'xformers', 'constraints', 'apt', 'comfyui', 'comfyui-reqs', 'manager',
-  'manager-reqs', 'filebrowser', 'jupyterlab', 'kernel-install', 'llama-copy', 'node-copy', 'node-reqs', 'template-apt',
-  'template-pip', 'workflows', 'manifests', 'runtime',
+  'manager-reqs', 'filebrowser', 'jupyterlab', 'kernel-install', 'kernel-wheel', 'cuda-devel', 'llama-copy',
+  'llama-runtime-apt', 'node-copy', 'node-reqs', 'template-apt', 'template-pip', 'workflows', 'manifests', 'runtime',
 ];
 
 /** Upstream layer kinds whose output a kind really uses (beyond its own `after` and `uses`). */
 const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   'toolchain-apt': [],
+  'devel-apt': [],
   venv: ['toolchain-apt'],
   'pip-tools': ['venv'],
   torch: ['pip-tools'],
@@ -36,13 +37,16 @@ const CONSUMES: Readonly<Record<LayerKindName, readonly LayerKindName[]>> = {
   // pip in the venv, and the constraints file it is run with.
   jupyterlab: ['pip-tools', 'constraints'],
   'sage-clone': [],
-  'sage-build': ['torch', 'pip-tools'],
+  'sage-build': ['torch', 'pip-tools', 'devel-apt'],
   'flash-clone': [],
-  'flash-build': ['torch', 'pip-tools'],
-  'llama-apt': [],
+  'flash-build': ['torch', 'pip-tools', 'devel-apt'],
   'llama-clone': [],
-  'llama-build': ['llama-apt'],
+  'llama-build': ['devel-apt'],
   'kernel-install': ['torch'],
+  // pip/uv in the venv; the wheel itself is its own input.
+  'kernel-wheel': ['pip-tools'],
+  'cuda-devel': [],
+  'llama-runtime-apt': [],
   'llama-copy': [],
   'node-clone': [],
   'node-copy': [],

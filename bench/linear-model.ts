@@ -2,7 +2,7 @@
  * (b) The seed-style baseline: one linear Dockerfile per image, in the order
  * CUDA, apt, FileBrowser, llama-server, venv, torch, xformers, Sage, Flash,
  * JupyterLab, backend deps, ComfyUI, 4 node groups, cleanup, bootstrap,
- * start.sh (JupyterLab in its own step, so a ComfyUI bump does not re-run
+ * start.sh, checks (JupyterLab in its own step, so a ComfyUI bump does not re-run
  * it: generous to the baseline). Steps appear only when the image needs
  * them, costs are Kiln's defaults for the same work, and identical prefixes
  * across images are shared (one builder cache): the baseline gets every
@@ -11,25 +11,31 @@
  */
 import type { Project } from '../src/dsl/load.ts';
 import { contentKey } from '../src/graph/keys.ts';
-import { LAYER_DEFAULTS as C } from '../src/graph/layer-kinds.ts';
+import type { LayerKindName } from '../src/dsl/types.ts';
+import { LAYER_DEFAULTS, UV_KINDS, UV_SPEEDUP } from '../src/graph/layer-kinds.ts';
 import { templateFiles } from '../src/graph/manifests.ts';
-import { compileBudget, cudaImage, LLAMA_APT } from '../src/graph/stages.ts';
+import { BUILD_APT, compileBudget, develImage } from '../src/graph/stages.ts';
 import { enabledFeatures } from '../src/graph/template-target.ts';
 import type { Step } from './work.ts';
 
 export function linearSteps(project: Project, everyStep = false): Step[] {
   const base = project.bases[0]!.def;
+  // The same installer as Kiln's images: uv's install minutes where the base uses uv.
+  const C = Object.fromEntries(
+    Object.entries(LAYER_DEFAULTS).map(([k, v]) => [k, { cost: v.cost * (base.uv && UV_KINDS.has(k as LayerKindName) ? UV_SPEEDUP : 1) }]),
+  ) as Record<LayerKindName, { cost: number }>;
   const steps: Step[] = [];
   for (const t of project.templates) {
     const f = everyStep ? ['sage', 'flash', 'llama'] : enabledFeatures(t);
     const files = templateFiles(t.def);
     for (const gpu of t.def.gpus) {
-      let key = contentKey('image', cudaImage(base, gpu));
+      // The seed: one image on the devel flavour, compiling in place.
+      let key = contentKey('image', develImage(base, gpu));
       const add = (label: string, own: unknown, cost: number, heavy = false) => {
         key = contentKey(key, label, own);
         steps.push({ key, cost, heavy, label: `${t.def.name}-${gpu.name}/${label}` });
       };
-      const apt = [...base.toolchainApt, ...base.apt, ...(f.includes('llama') ? LLAMA_APT : [])];
+      const apt = [...base.toolchainApt, ...base.apt, ...(f.includes('llama') ? BUILD_APT : [])];
       add('apt', [...new Set(apt)].sort(), C.apt.cost);
       add('filebrowser', base.filebrowser, C.filebrowser.cost);
       if (f.includes('llama')) add('llama-server', [gpu.llama, compileBudget(gpu)], C['llama-clone'].cost + C['llama-build'].cost, true);
@@ -51,6 +57,8 @@ export function linearSteps(project: Project, everyStep = false): Step[] {
       add('cleanup', 'apt-get clean && pip cache purge', 0.1);
       add('bootstrap', [files, t.workflows], C.manifests.cost + C.workflows.cost);
       add('start.sh', project.runtime, C.runtime.cost);
+      // The same proof Kiln's images carry: the baseline runs the checks last, so they follow every edit.
+      add('checks', 'kiln_check', C['check-spec'].cost + C.checks.cost + C['check-report'].cost);
     }
   }
   return steps;

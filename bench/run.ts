@@ -4,7 +4,9 @@
  *  2. per standard scenario, rebuild minutes of (a) Kiln's graph, (b) the
  *     seed-style linear Dockerfile per image, (c) the limit; ratios;
  *  3. the layout decision: runtime apt above torch vs all apt in base-common;
- *  4. heavy compiles in a cold build of M = 1, 5, 20 templates.
+ *  4. heavy compiles in a cold build of M = 1, 5, 20 templates;
+ *  5. the two chains: image sizes and build minutes of the old layout (final
+ *     images on cudnn-devel, pip) against the new (CUDA `base`, uv).
  * Minutes come from the cost model (src/graph/layer-kinds.ts), not from builds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { loadProject, type Project } from '../src/dsl/load.ts';
 import { synth } from '../src/emit/synth.ts';
 import { resolveGraph } from '../src/graph/resolve.ts';
+import { templateSizes } from '../src/graph/sizes.ts';
 import { writeGenerated } from '../src/io/output.ts';
 import { Testing } from '../src/testing.ts';
 import { kilnSteps } from './kiln-model.ts';
@@ -121,7 +124,67 @@ function coldHeavy(): void {
   }
 }
 
+/**
+ * The layout before the two chains, expressed with today's code: every image on the cudnn-devel
+ * flavour, Python installed by pip. (Today's builders are FROM the devel base with torch's venv
+ * bind-mounted, where the old ones were FROM torch: the old side gets the devel base's apt layer,
+ * 2 model-minutes, that it did not have; llama.cpp's own apt layer was 1.5.)
+ */
+function oldLayout(p: Project): Project {
+  const base = p.bases[0]!;
+  const { uv: _uv, ...def } = base.def;
+  return { ...p, bases: [{ ...base, def: { ...def, imageFlavor: 'cudnn-devel-ubuntu24.04', develFlavor: 'cudnn-devel-ubuntu24.04' } }] };
+}
+
+async function twoChains(): Promise<void> {
+  const p = await loadProject(root);
+  const [oldG, newG] = [resolveGraph(oldLayout(p)), resolveGraph(p)];
+  const [oldS, newS] = [templateSizes(oldG), templateSizes(newG)];
+  const gb = (mb: number) => (mb / 1000).toFixed(1);
+  console.log('## Two chains: final images on nvidia/cuda base + uv (new) vs cudnn-devel + pip (old)');
+  console.log('size model (GB; src/graph/layer-kinds.ts, src/facts/cuda-images.ts; estimates with sources)\n');
+  console.log(`${'image'.padEnd(20)} ${'pull old'.padStart(9)} ${'pull new'.padStart(9)} ${'new/old'.padStart(8)} ${'disk old'.padStart(9)} ${'disk new'.padStart(9)} ${'new/old'.padStart(8)}`);
+  const total = { oldPull: 0, newPull: 0, oldDisk: 0, newDisk: 0 };
+  for (const name of Object.keys(newS).sort()) {
+    const o = oldS[name]!;
+    const n = newS[name]!;
+    total.oldPull += o.pullMB;
+    total.newPull += n.pullMB;
+    total.oldDisk += o.diskMB;
+    total.newDisk += n.diskMB;
+    console.log(`${name.padEnd(20)} ${gb(o.pullMB).padStart(9)} ${gb(n.pullMB).padStart(9)} ${ratio(n.pullMB, o.pullMB).padStart(8)} ${gb(o.diskMB).padStart(9)} ${gb(n.diskMB).padStart(9)} ${ratio(n.diskMB, o.diskMB).padStart(8)}`);
+  }
+  console.log(`${'total'.padEnd(20)} ${gb(total.oldPull).padStart(9)} ${gb(total.newPull).padStart(9)} ${ratio(total.newPull, total.oldPull).padStart(8)} ${gb(total.oldDisk).padStart(9)} ${gb(total.newDisk).padStart(9)} ${ratio(total.newDisk, total.oldDisk).padStart(8)}`);
+  console.log('target: new <= 0.65 x old in total\n');
+
+  console.log('build minutes (cost model; each distinct step once)');
+  console.log(`${'scenario'.padEnd(15)} ${'old'.padStart(8)} ${'new'.padStart(8)} ${'new/old'.padStart(8)}`);
+  const cold = { old: newWork([], kilnSteps(oldG)).minutes, new: newWork([], kilnSteps(newG)).minutes };
+  console.log(`${'cold build'.padEnd(15)} ${f2(cold.old).padStart(8)} ${f2(cold.new).padStart(8)} ${ratio(cold.new, cold.old).padStart(8)}`);
+  const sum = { old: 0, new: 0 };
+  let worst = 0;
+  for (const s of SCENARIOS) {
+    const copy = Testing.copyProject(root);
+    try {
+      s.apply(copy.root);
+      const after = await loadProject(copy.root);
+      const o = newWork(kilnSteps(oldG), kilnSteps(resolveGraph(oldLayout(after)))).minutes;
+      const n = newWork(kilnSteps(newG), kilnSteps(resolveGraph(after))).minutes;
+      sum.old += o;
+      sum.new += n;
+      worst = Math.max(worst, o === 0 ? (n === 0 ? 1 : Infinity) : n / o);
+      console.log(`${s.name.padEnd(15)} ${f2(o).padStart(8)} ${f2(n).padStart(8)} ${ratio(n, o).padStart(8)}`);
+    } finally {
+      copy.cleanup();
+    }
+  }
+  console.log(`${'scenarios'.padEnd(15)} ${f2(sum.old).padStart(8)} ${f2(sum.new).padStart(8)} ${ratio(sum.new, sum.old).padStart(8)}`);
+  console.log(`worst scenario new/old: ${worst.toFixed(2)} (target: no scenario worse by more than 10%, total better)\n`);
+}
+
 await generationTime();
 await scenarios();
 await layoutDecision();
 coldHeavy();
+console.log('');
+await twoChains();

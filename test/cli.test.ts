@@ -123,7 +123,7 @@ test('bake without docker: says what is missing and how to get an engine (also o
   t.is(r.exitCode, 3);
   t.regex(r.stderr, /cannot build:\n  missing the docker CLI \(not found on PATH\), so also the buildx plugin and an engine\n    fix: install Docker/);
   // The offline way names the CUDA images this selection starts from.
-  t.regex(r.stderr, /offline .*tools\/engine\.sh up && eval "\$\(tools\/engine\.sh env\)" && tools\/stub-world\/build\.sh nvidia\/cuda:12\.8\.1-cudnn-devel-ubuntu24\.04`/);
+  t.regex(r.stderr, /offline .*tools\/engine\.sh up && eval "\$\(tools\/engine\.sh env\)" && tools\/stub-world\/build\.sh nvidia\/cuda:12\.8\.1-base-ubuntu24\.04`/);
   t.regex(r.stderr, /tools\/stub-world\/README\.md/);
   t.regex(r.stderr, /would run: docker buildx bake -f bake\/docker-bake\.hcl/);
 });

@@ -1,5 +1,8 @@
 import test from 'ava';
 import type { CheckSpec } from '../src/graph/checks.ts';
+import type { BuildGraph } from '../src/graph/types.ts';
+import { imageSize } from '../src/graph/sizes.ts';
+import { CUDA_FLAVOURS } from '../src/facts/cuda-images.ts';
 import { loadProject } from '../src/dsl/load.ts';
 import { HEAVY_KINDS } from '../src/graph/layer-kinds.ts';
 import { expectedCost, orderLayers } from '../src/graph/order.ts';
@@ -65,8 +68,47 @@ test('every context names an existing target, and templates read kernels by cont
       t.is(c.local, want, `${target.name}: context ${ctx}`);
     }
   }
-  // llama builds from the CUDA image, not base-common: an apt change in base-common cannot reach it.
-  t.deepEqual(Testing.target(g, 'llama-rtx4090').from, { image: 'nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04' });
+  // llama builds on the devel base, not base-common: an apt change in base-common cannot reach it.
+  t.deepEqual(Testing.target(g, 'llama-rtx4090').from, { context: 'devel' });
+  t.deepEqual(Testing.target(g, 'llama-rtx4090').contexts, { devel: { target: 'devel-cuda12-8-1' } });
+  t.deepEqual(Testing.target(g, 'devel-cuda12-8-1').from, { image: 'nvidia/cuda:12.8.1-devel-ubuntu24.04' });
+});
+
+/** The images a target's FROM chain rests on, following named contexts down to an image. */
+function chainImage(g: BuildGraph, name: string): string {
+  const t = Testing.target(g, name);
+  if ('image' in t.from) return t.from.image;
+  const src = t.contexts[t.from.context]!;
+  return chainImage(g, (src as { target: string }).target);
+}
+
+test('two chains: no template image rests on a devel image; kernel builders do, against the image\'s own torch', async (t) => {
+  const g = await repoGraph;
+  const templates = g.targets.filter((x) => x.kind === 'template');
+  t.true(templates.length > 0);
+  for (const x of templates) {
+    t.is(chainImage(g, x.name), 'nvidia/cuda:12.8.1-base-ubuntu24.04', x.name);
+    // Nor does any step of theirs copy from a devel-based target but the kernels' wheels and llama's files.
+    for (const [ctx, c] of Object.entries(x.contexts)) {
+      if (!('target' in c) || ctx === 'base') continue;
+      const from = chainImage(g, c.target);
+      if (from.includes('devel')) t.true(['sage', 'flash', 'llama'].includes(ctx), `${x.name} reads ${c.target} (${from})`);
+    }
+  }
+  for (const x of g.targets.filter((y) => ['sage', 'flash', 'llama'].includes(y.kind))) {
+    t.is(chainImage(g, x.name), 'nvidia/cuda:12.8.1-devel-ubuntu24.04', x.name);
+    if (x.kind === 'llama') continue;
+    // Built against torch-<gpu>'s venv, bind-mounted: the torch the image runs.
+    t.deepEqual(x.contexts.torch, { target: `torch-${x.gpu}` });
+    const build = x.layers.find((l) => l.id === 'build')!;
+    t.deepEqual(build.uses, ['torch']);
+  }
+  // A template that opts in to the toolkit gets it from the devel base, validated by its reason.
+  const opted = Testing.graph(project({ templates: [template({ cudaDevel: { reason: 'a node compiles CUDA code at install' } })] }));
+  const demo = Testing.target(opted, 'demo-rtx4090');
+  t.deepEqual(demo.contexts.devel, { target: 'devel-cuda12-8-1' });
+  const ids = demo.layers.map((l) => l.id);
+  t.true(ids.indexOf('cuda-devel') < ids.indexOf('node-reqs:node-one'), 'the toolkit comes before any node requirement');
 });
 
 test('heavy compiles live in one target per (kernel, GPU), whatever the number of templates', async (t) => {
@@ -205,4 +247,35 @@ test('a layers override that puts the runtime COPY below the manifests, making t
   const err = t.throws(() => Testing.graph(project({ templates: [template({ layers }), template({ name: 'other', layers })] })));
   t.regex(err!.message, /demo-rtx4090\/runtime and other-rtx4090\/runtime would run the same COPY from a local directory/);
   t.regex(err!.message, /fix: keep the manifests layer before workflows and runtime/);
+});
+
+test('a prebuilt kernel wheel replaces its builder: no flash-<gpu> target, a checked download in the template, and an arch check that the wheel runs on the GPU', (t) => {
+  const url = 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl';
+  const sha256 = 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb';
+  const gpu = defineGpu({ ...rtx5090, flash: { wheel: { url, sha256 } } });
+  const g = Testing.graph(project({ gpus: [rtx4090, gpu], templates: [template({ gpus: [gpu], features: { flash: true } })] }));
+  t.false(g.targets.some((x) => x.name === 'flash-rtx5090'));
+  t.false(g.targets.some((x) => x.kind === 'devel'), 'nothing compiles, so no devel image');
+  const demo = Testing.target(g, 'demo-rtx5090');
+  t.false('flash' in demo.contexts);
+  const layer = demo.layers.find((l) => l.id === 'kernel-wheel:flash')!;
+  t.is(layer.params.url, url);
+  t.is(layer.params.checksum, `${sha256}  /tmp/kiln-wheels/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl`);
+  const spec = demo.layers.find((l) => l.kind === 'check-spec')!.params.spec as CheckSpec;
+  const arch = spec.checks.find((c) => c.id === 'kernel-arch:flash')!;
+  t.is(arch.runsOn, 120);
+  t.false('sass' in arch, 'a release wheel may carry more archs than this GPU');
+});
+
+test('the size model: a template image adds up its chain down to the CUDA image; llama images carry cuBLAS on a base flavour', async (t) => {
+  const g = await repoGraph;
+  const sd = imageSize(g, Testing.target(g, 'sd15-basic-rtx4090'));
+  const byHand = ['sd15-basic-rtx4090', 'base-rtx4090', 'torch-rtx4090', 'base-common-cuda12-8-1']
+    .flatMap((n) => Testing.target(g, n).layers.filter((l) => l.stage !== 'checks'))
+    .reduce((s, l) => s + l.pullMB, 0);
+  t.is(sd.pullMB, Math.round(byHand + CUDA_FLAVOURS.base.pullMB));
+  const llm = imageSize(g, Testing.target(g, 'llm-prompt-rtx4090'));
+  const cublas = Testing.target(g, 'llm-prompt-rtx4090').layers.find((l) => l.kind === 'llama-runtime-apt')!;
+  t.true((cublas.params.packages as string[]).includes('libcublas-12-8=12.8.4.1-1'));
+  t.true(llm.pullMB > sd.pullMB);
 });

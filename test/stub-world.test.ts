@@ -263,6 +263,39 @@ if (skip) {
     t.notRegex(r.stdout, /not found/);
   });
 
+  test.serial('uv: pip installs it into the venv; `uv pip install` resolves like the stub pip, into $VIRTUAL_ENV, and is logged as uv', async (t) => {
+    const r = await sh(`set -e; export PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv
+      pip install uv==0.12.5 >/dev/null; uv --version
+      uv pip install --index-url ${CU128} torch==2.8.0 >/dev/null
+      : > /tmp/none.txt; uv pip install -c /tmp/none.txt --no-deps six==1.17.0 >/dev/null
+      pip freeze | grep -E '^(torch|six|uv)=='
+      grep -c '^uv' /var/log/kiln/shims.log`);
+    ok(t, r, 'uv');
+    const lines = r.stdout.split('\n');
+    t.is(lines[0], 'uv 0.12.5 (kiln stub)');
+    t.deepEqual(lines.slice(1, 4).sort(), ['six==1.17.0', 'torch==2.8.0+cu128', 'uv==0.12.5']);
+    t.true(Number(lines[4]) >= 3, 'every uv call is in the shim log');
+    const bad = await sh('VIRTUAL_ENV= /opt/venv/bin/uv pip install six');
+    t.is(bad.exitCode, 2);
+    t.regex(bad.stderr, /No virtual environment found/);
+  });
+
+  test.serial('a prebuilt kernel wheel: curl of a URL upstream.json lists gives that wheel (its archs), an unknown one fails like a 404', async (t) => {
+    const url = 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl';
+    const file = '/tmp/w/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl';
+    const r = await sh(`set -e; mkdir -p /tmp/w; curl -fsSL -o ${file} '${url}'; /opt/venv/bin/pip install --no-deps ${file} >/dev/null
+      /opt/venv/bin/pip freeze | grep '^flash_attn=='`);
+    ok(t, r, 'prebuilt');
+    t.is(r.stdout.trim(), 'flash_attn==2.8.3+cu12torch2.8cxx11abiTRUE');
+    const code = await deviceCode([file]);
+    const objects = Object.values(code).filter(Boolean);
+    t.true(objects.length > 0);
+    for (const o of objects) t.deepEqual(o, { sass: [80, 90, 100, 120], ptx: [] });
+    const bad = await sh(`curl -fsSL -o /tmp/w/x-1.0-cp312-cp312-linux_x86_64.whl https://example.invalid/x-1.0-cp312-cp312-linux_x86_64.whl`);
+    t.is(bad.exitCode, 22);
+    t.regex(bad.stderr, /404/);
+  });
+
   test.serial('SageAttention wheels carry exactly TORCH_CUDA_ARCH_LIST; unset -> "No target compute capabilities"; 9.0 with 12.0 -> ptxas', async (t) => {
     const clone = await sh(`git clone --filter=blob:none https://github.com/thu-ml/SageAttention /src/sage 2>/dev/null && git -C /src/sage checkout eb615cf6cf4d221338033340ee2de1c37fbdba4a 2>/dev/null`);
     ok(t, clone, 'clone');

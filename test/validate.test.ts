@@ -275,28 +275,33 @@ const cases: BadInput[] = [
   {
     title: "cuda '12.8' (no such nvidia/cuda tag)",
     project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '12.8' })] }),
-    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /set cuda: '12\.8\.1'/,
+    // The newest 12.8 update that has both flavours of the base (base and devel: 12.8.2, src/facts/cuda-images.ts).
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /set cuda: '12\.8\.2'/,
   },
   {
     title: 'a CUDA update published without cuDNN images (12.8.2)',
-    project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '12.8.2' })] }),
+    project: () =>
+      project({
+        base: defineBase({ ...common, imageFlavor: 'cudnn-runtime-ubuntu24.04', develFlavor: 'cudnn-devel-ubuntu24.04' }),
+        gpus: [rtx4090, gpu5090({ cuda: '12.8.2' })],
+      }),
     file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /12\.8\.2 has only: base, runtime, devel[\s\S]*cuda: '12\.8\.1'/,
   },
   {
     title: 'CUDA 13.0.0 under a cu128 torch index',
     project: () => project({ gpus: [rtx4090, gpu5090({ cuda: '13.0.0' })] }),
-    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'torch.index', says: /CUDA 12\.8, but this GPU's image has CUDA 13\.0\.0[\s\S]*cu130[\s\S]*cuda: '12\.8\.1'/,
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'torch.index', says: /CUDA 12\.8, but this GPU's image has CUDA 13\.0\.0[\s\S]*cu130[\s\S]*cuda: '12\.8\.2'/,
   },
   {
-    title: 'a runtime flavour (no nvcc) under templates that compile kernels',
+    title: 'a devel flavour without nvcc under templates that compile kernels',
     project: () =>
-      project({ base: defineBase({ ...common, imageFlavor: 'cudnn-runtime-ubuntu24.04' }), templates: [template({ features: { sage: true } })] }),
-    file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /no nvcc[\s\S]*template "demo" \(sage\)[\s\S]*cudnn-devel-ubuntu24\.04/,
+      project({ base: defineBase({ ...common, develFlavor: 'cudnn-runtime-ubuntu24.04' }), templates: [template({ features: { sage: true } })] }),
+    file: 'base/common.ts', definition: 'base', field: 'develFlavor', says: /no nvcc[\s\S]*template "demo" \(sage\)[\s\S]*cudnn-devel-ubuntu24\.04/,
   },
   {
     title: 'an image flavour nvidia/cuda does not publish',
-    project: () => project({ base: defineBase({ ...common, imageFlavor: 'cudnn-devel-ubuntu25.04' }) }),
-    file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /cudnn-devel-ubuntu24\.04/,
+    project: () => project({ base: defineBase({ ...common, imageFlavor: 'base-ubuntu25.04' }) }),
+    file: 'base/common.ts', definition: 'base', field: 'imageFlavor', says: /base-ubuntu24\.04/,
   },
   {
     title: 'a missing sm is reported once, not as NaN arch lists',
@@ -318,6 +323,59 @@ const cases: BadInput[] = [
     title: 'a second GPU profile under an existing name',
     project: () => project({ gpus: [rtx4090, rtx5090, defineGpu({ ...rtx4090, title: 'RTX 4090 (copy)' })] }),
     file: 'base/rtx4090.ts', definition: 'gpu "rtx4090"', field: 'name', says: /already defined in base\/rtx4090\.ts/,
+  },
+  // --- Prebuilt kernel wheels: their tags fit the profile (cp312, linux x86_64, torch, CUDA major) ---
+  {
+    title: 'a prebuilt FlashAttention wheel for another torch',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.7cxx11abiTRUE-cp312-cp312-linux_x86_64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.url', says: /built for torch 2\.7[\s\S]*pins torch 2\.8\.0[\s\S]*build flash from source/,
+  },
+  {
+    title: 'a prebuilt wheel for another Python',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp311-cp311-linux_x86_64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.url', says: /cp311-cp311[\s\S]*CPython 3\.12/,
+  },
+  {
+    title: 'a prebuilt wheel for Windows',
+    project: () => project({ gpus: [rtx4090, gpu5090({ sage: { wheel: { url: 'https://example.org/sageattention-2.2.0+cu128torch2.8.0-cp312-cp312-win_amd64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'sage.wheel.url', says: /win_amd64[\s\S]*Linux x86_64/,
+  },
+  {
+    title: 'a prebuilt wheel for CUDA 11',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu11torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.url', says: /CUDA 11[\s\S]*CUDA 12\.8 \(cu128\)/,
+  },
+  {
+    title: 'a prebuilt wheel with the pre-C++11 ABI',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiFALSE-cp312-cp312-linux_x86_64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.url', says: /cxx11abiFALSE[\s\S]*cxx11abiTRUE/,
+  },
+  {
+    title: 'a prebuilt wheel next to the source build fields',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { ...rtx5090.flash, wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel', says: /next to the source build fields repo, tag, cudaArchs[\s\S]*not both/,
+  },
+  {
+    title: 'a prebuilt wheel whose sha256 is not 64 hex digits',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl', sha256: 'F25DA186' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.sha256', says: /not 64 lowercase hex digits[\s\S]*sha256sum/,
+  },
+  {
+    title: 'a prebuilt wheel URL that names no wheel file',
+    project: () => project({ gpus: [rtx4090, gpu5090({ flash: { wheel: { url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn.zip', sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb' } } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'flash.wheel.url', says: /not a wheel file name/,
+  },
+  // --- The two chains ---
+  {
+    title: 'llama-server on a CUDA base image whose cuBLAS package Kiln does not know',
+    project: () =>
+      project({ gpus: [rtx4090, gpu5090({ cuda: '12.8.2' })], templates: [template({ features: { llama: true } })] }),
+    file: 'base/rtx5090.ts', definition: 'gpu "rtx5090"', field: 'cuda', says: /needs cuBLAS[\s\S]*CUBLAS_DEB in src\/facts\/cuda-images\.ts[\s\S]*runtime-ubuntu24\.04/,
+  },
+  {
+    title: 'the CUDA toolkit opted into without a reason',
+    project: () => project({ templates: [template({ cudaDevel: { reason: ' ' } })] }),
+    file: 'templates/demo/template.ts', definition: 'template "demo"', field: 'cudaDevel.reason', says: /is empty[\s\S]*gigabytes/,
   },
 ];
 

@@ -3,31 +3,36 @@
 FROM base AS kiln-image
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
-# kernel-install:sage: ~0.3 min, changes with p=0.02
+# kernel-install:sage: ~0.15 min, changes with p=0.02
 RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
-    pip install --no-deps /tmp/kiln-wheels-sage/*.whl
+    --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --no-deps /tmp/kiln-wheels-sage/*.whl
 
-# kernel-install:flash: ~0.3 min, changes with p=0.02
+# kernel-install:flash: ~0.15 min, changes with p=0.02
 RUN --mount=type=bind,from=flash,source=/wheels,target=/tmp/kiln-wheels-flash \
-    pip install --no-deps /tmp/kiln-wheels-flash/*.whl
+    --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --no-deps /tmp/kiln-wheels-flash/*.whl
 
 # node-copy:rgthree-comfy: ~0.02 min, changes with p=0.1
 COPY --from=node-rgthree-comfy-32142fe /src/nodes/rgthree-comfy /opt/ComfyUI/custom_nodes/rgthree-comfy
 
-# node-reqs:rgthree-comfy: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:rgthree-comfy: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/rgthree-comfy/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-copy:ComfyUI-KJNodes: ~0.02 min, changes with p=0.1
 COPY --from=node-comfyui-kjnodes-3f20054 /src/nodes/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes
 
-# node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-KJNodes: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-copy:ComfyUI-GGUF: ~0.02 min, changes with p=0.1
 COPY --from=node-comfyui-gguf-795e451 /src/nodes/ComfyUI-GGUF /opt/ComfyUI/custom_nodes/ComfyUI-GGUF
 
-# node-reqs:ComfyUI-GGUF: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-GGUF: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-GGUF/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
 COPY <<"models.json" <<"nodes.lock.json" /opt/kiln/manifest/

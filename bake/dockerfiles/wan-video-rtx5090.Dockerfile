@@ -3,27 +3,31 @@
 FROM base AS kiln-image
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
 
-# kernel-install:sage: ~0.3 min, changes with p=0.02
+# kernel-install:sage: ~0.15 min, changes with p=0.02
 RUN --mount=type=bind,from=sage,source=/wheels,target=/tmp/kiln-wheels-sage \
-    pip install --no-deps /tmp/kiln-wheels-sage/*.whl
+    --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --no-deps /tmp/kiln-wheels-sage/*.whl
 
 # node-copy:ComfyUI-VideoHelperSuite: ~0.02 min, changes with p=0.1
 COPY --from=node-comfyui-videohelpersuite-115de7a /src/nodes/ComfyUI-VideoHelperSuite /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite
 
-# node-reqs:ComfyUI-VideoHelperSuite: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-VideoHelperSuite: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-VideoHelperSuite/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-copy:ComfyUI-KJNodes: ~0.02 min, changes with p=0.1
 COPY --from=node-comfyui-kjnodes-3f20054 /src/nodes/ComfyUI-KJNodes /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes
 
-# node-reqs:ComfyUI-KJNodes: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-KJNodes: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-KJNodes/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # node-copy:ComfyUI-WanVideoWrapper: ~0.02 min, changes with p=0.1
 COPY --from=node-comfyui-wanvideowrapper-e926f7a /src/nodes/ComfyUI-WanVideoWrapper /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper
 
-# node-reqs:ComfyUI-WanVideoWrapper: ~1 min, changes with p=0.1
-RUN if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt ]; then pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt -c /opt/kiln/constraints.txt; fi
+# node-reqs:ComfyUI-WanVideoWrapper: ~0.5 min, changes with p=0.1
+RUN --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt ]; then uv pip install -r /opt/ComfyUI/custom_nodes/ComfyUI-WanVideoWrapper/requirements.txt -c /opt/kiln/constraints.txt; fi
 
 # manifests: ~0.02 min, changes with p=0.15
 COPY <<"models.json" <<"nodes.lock.json" /opt/kiln/manifest/

@@ -248,7 +248,11 @@ def dist_files(dist: str) -> list[str]:
 
 
 def check_kernel_arch(entry: dict, ctx: Context) -> Outcome:
-    want = set(entry["sass"])
+    """Built by Kiln (`sass`): SASS for exactly those archs, PTX only among them.
+    Prebuilt (`runsOn`): every object with GPU code has code that runs on that
+    compute capability (a release wheel may carry more archs)."""
+    want = set(entry.get("sass", []))
+    runs_on_sm = entry.get("runsOn")
     problems, summary = [], []
     for obj in entry["objects"]:
         files = dist_files(obj["dist"]) if "dist" in obj else sorted(p for g in obj["paths"] for p in glob.glob(g))
@@ -263,7 +267,11 @@ def check_kernel_arch(entry: dict, ctx: Context) -> Outcome:
             if code is None:
                 continue
             with_code += 1
-            if set(code.sass) != want or not set(code.ptx) <= want:
+            if runs_on_sm is not None:
+                archs = [f"sm_{a}" for a in sorted(code.sass)] + [f"compute_{a}" for a in sorted(code.ptx)]
+                if runs_on(runs_on_sm, archs) is None:
+                    wrong.append(f"{path} holds {code.describe()}; nothing of it runs on {entry['gpu']} (sm_{runs_on_sm})")
+            elif set(code.sass) != want or not set(code.ptx) <= want:
                 wrong.append(f"{path} holds {code.describe()}; {entry['gpu']} needs exactly {', '.join(f'sm_{a}' for a in sorted(want))}")
         if with_code == 0:
             wrong.append(f"{obj['label']}: no object with GPU code among {len(files)} file(s)")
@@ -272,6 +280,8 @@ def check_kernel_arch(entry: dict, ctx: Context) -> Outcome:
         summary.append(f"{obj['label']}: {with_code} object(s)")
     if problems:
         raise Failure("\n".join(problems), entry["fix"])
+    if runs_on_sm is not None:
+        return Outcome(f"{', '.join(summary)} with code for sm_{runs_on_sm}")
     return Outcome(f"{', '.join(summary)} with sm_{'/'.join(str(a) for a in sorted(want))} only")
 
 

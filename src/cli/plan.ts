@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadProject, type LoadOptions } from '../dsl/load.ts';
 import { planChanges, type Plan } from '../graph/plan.ts';
+import { templateSizes } from '../graph/sizes.ts';
 import { resolveGraph } from '../graph/resolve.ts';
 import type { BuildGraph } from '../graph/types.ts';
 import { checkoutDefinitions } from '../io/git-ref.ts';
@@ -41,7 +42,8 @@ export const plan: Command = {
   options,
   async run(argv, io) {
     const { values } = parseCommandArgs('plan', options, argv);
-    const { plan: p } = await planSince(io.root, values.since, io);
+    const { plan: p, graph } = await planSince(io.root, values.since, io);
+    const sizes = templateSizes(graph);
     const shown = values.all ? p.targets : p.targets.filter((t) => t.status !== 'unchanged');
     if (values.json) {
       io.out(
@@ -56,6 +58,8 @@ export const plan: Command = {
               firstInvalidated: t.firstInvalidated ?? null,
               rerun: t.rerun.map((l) => l.id),
               minutes: round(t.minutes),
+              // Estimated image size (size model, README "Image sizes"): on disk, and what a pod pulls.
+              ...(sizes[t.target] ? { size: sizes[t.target] } : {}),
             })),
           },
           null,

@@ -16,7 +16,8 @@ export function defineGpu(options: GpuOptions): GpuDefinition {
 export function defineBase(options: BaseOptions): BaseDefinition {
   return Object.freeze({
     kind: 'base',
-    imageFlavor: 'cudnn-devel-ubuntu24.04',
+    imageFlavor: 'base-ubuntu24.04',
+    develFlavor: 'devel-ubuntu24.04',
     imageRepo: 'nvidia/cuda',
     python: 'python3',
     ...options,

@@ -22,6 +22,7 @@ import {
   type LayerTuning,
   type LlamaPins,
   type PinnedRepo,
+  type PrebuiltWheel,
   type Port,
   type ReleasePin,
   type SagePins,
@@ -48,7 +49,7 @@ export type ShapeOf<T> = { readonly [K in keyof Required<T>]-?: Field };
 
 const opt: Field = { optional: true };
 
-const TUNING: ShapeOf<LayerTuning> = { cost: opt, volatility: opt };
+const TUNING: ShapeOf<LayerTuning> = { cost: opt, volatility: opt, diskMB: opt, pullMB: opt };
 const LAYERS: Field = { optional: true, keys: Object.fromEntries(LAYER_KIND_NAMES.map((k) => [k, { optional: true, keys: TUNING }])) };
 
 const pinned = (repo: string): Field => ({
@@ -63,16 +64,13 @@ const TORCH: ShapeOf<TorchPins> = {
   index: { example: "'https://download.pytorch.org/whl/cu128'" },
   xformers: opt,
 };
-const SAGE: ShapeOf<SagePins> = {
-  repo: { example: "'https://github.com/thu-ml/SageAttention'" },
-  commit: { example: "'<40-hex commit SHA>'" },
-  torchCudaArchList: { example: "'12.0' (this GPU's arch)" },
+// Source builds need their pins and arch; a prebuilt `wheel` replaces them (checked in validate/gpu.ts).
+const WHEEL: Field = {
+  optional: true,
+  keys: { url: { example: "'https://.../name-1.0+cu128torch2.8-cp312-cp312-linux_x86_64.whl'" }, sha256: { example: "'<64 hex digits>'" } } satisfies ShapeOf<PrebuiltWheel>,
 };
-const FLASH: ShapeOf<FlashPins> = {
-  repo: { example: "'https://github.com/Dao-AILab/flash-attention'" },
-  tag: { example: "'v2.8.3'" },
-  cudaArchs: { example: "'120' (80 for sm_8x)" },
-};
+const SAGE: ShapeOf<SagePins> = { repo: opt, commit: opt, torchCudaArchList: opt, wheel: WHEEL };
+const FLASH: ShapeOf<FlashPins> = { repo: opt, tag: opt, cudaArchs: opt, wheel: WHEEL };
 const LLAMA: ShapeOf<LlamaPins> = {
   repo: { example: "'https://github.com/ggml-org/llama.cpp'" },
   tag: { example: "'b8508'" },
@@ -86,8 +84,8 @@ export const GPU_SHAPE: ShapeOf<GpuOptions> = {
   sm: { example: '120' },
   cuda: { example: "'12.8.1'" },
   torch: { keys: TORCH, example: '{ torch, torchvision, torchaudio, index, xformers }' },
-  sage: { keys: SAGE, example: '{ repo, commit, torchCudaArchList }' },
-  flash: { keys: FLASH, example: '{ repo, tag, cudaArchs }' },
+  sage: { keys: SAGE, example: '{ repo, commit, torchCudaArchList } or { wheel: { url, sha256 } }' },
+  flash: { keys: FLASH, example: '{ repo, tag, cudaArchs } or { wheel: { url, sha256 } }' },
   llama: { keys: LLAMA, example: '{ repo, tag, cudaArchitectures }' },
   compile: { optional: true, keys: COMPILE },
   layers: LAYERS,
@@ -95,6 +93,8 @@ export const GPU_SHAPE: ShapeOf<GpuOptions> = {
 
 export const BASE_SHAPE: ShapeOf<BaseOptions> = {
   imageFlavor: opt,
+  develFlavor: opt,
+  uv: opt,
   imageRepo: opt,
   toolchainApt: { example: "['build-essential', 'git', 'python3-dev', 'python3-venv']" },
   apt: { example: "['curl', 'ffmpeg']" },
@@ -130,6 +130,7 @@ export const TEMPLATE_SHAPE: ShapeOf<TemplateOptions> = {
   apt: opt,
   // Package names are the keys: checked by validate/template.ts, not walked here.
   pip: opt,
+  cudaDevel: { optional: true, keys: { reason: { example: "'<node> compiles CUDA code when its requirements install'" } } },
   allowConflicts: { optional: true, each: { package: { example: "'mediapipe'" }, requirement: { example: "'numpy<2'" }, reason: { example: "'why the image still works'" } } satisfies ShapeOf<AllowedConflict> },
 };
 

@@ -8,6 +8,7 @@
 /** Layer kinds whose cost/volatility can be overridden (see src/graph/layer-kinds.ts). */
 export const LAYER_KIND_NAMES = [
   'toolchain-apt',
+  'devel-apt',
   'apt',
   'venv',
   'pip-tools',
@@ -24,10 +25,12 @@ export const LAYER_KIND_NAMES = [
   'flash-clone',
   'sage-build',
   'flash-build',
-  'llama-apt',
   'llama-clone',
   'llama-build',
   'kernel-install',
+  'kernel-wheel',
+  'cuda-devel',
+  'llama-runtime-apt',
   'llama-copy',
   'node-clone',
   'node-copy',
@@ -43,12 +46,16 @@ export const LAYER_KIND_NAMES = [
 ] as const;
 export type LayerKindName = (typeof LAYER_KIND_NAMES)[number];
 
-/** Override of the cache model for one layer kind. */
+/** Override of the cache and size model for one layer kind. */
 export interface LayerTuning {
   /** Build minutes on the reference 4-core CI runner. */
   readonly cost?: number;
   /** Probability that a given change touches this layer's own inputs (0 < p < 1). */
   readonly volatility?: number;
+  /** MB the layer adds to the image on disk. */
+  readonly diskMB?: number;
+  /** MB a pod downloads for the layer (compressed). */
+  readonly pullMB?: number;
 }
 
 export type LayerOverrides = Readonly<Partial<Record<LayerKindName, LayerTuning>>>;
@@ -84,17 +91,37 @@ export interface TorchPins {
   readonly xformers?: string;
 }
 
-export interface SagePins extends PinnedRepo {
-  /** TORCH_CUDA_ARCH_LIST for the extension build: exactly the GPU's arch, e.g. "12.0". */
-  readonly torchCudaArchList: string;
+/**
+ * A kernel taken as a built wheel instead of a compile: downloaded, checked
+ * against its sha256, installed. Its file name must fit the profile (cp312,
+ * linux x86_64, the profile's torch and CUDA major in the local version where
+ * the wheel has one); the image's kernel-arch check still reads its objects.
+ */
+export interface PrebuiltWheel {
+  /** https URL of the .whl (its file name carries the tags validation reads). */
+  readonly url: string;
+  /** sha256 of the file (64 lowercase hex digits). */
+  readonly sha256: string;
 }
 
+/** SageAttention: built from a pinned commit, or a prebuilt wheel (`{ wheel }` alone). */
+export interface SagePins {
+  readonly repo?: string;
+  /** Full 40-hex commit SHA. */
+  readonly commit?: string;
+  /** TORCH_CUDA_ARCH_LIST for the extension build: exactly the GPU's arch, e.g. "12.0". */
+  readonly torchCudaArchList?: string;
+  readonly wheel?: PrebuiltWheel;
+}
+
+/** FlashAttention 2: built from a release tag, or a prebuilt wheel (`{ wheel }` alone). */
 export interface FlashPins {
-  readonly repo: string;
+  readonly repo?: string;
   /** Release tag, e.g. "v2.8.3". */
-  readonly tag: string;
+  readonly tag?: string;
   /** FLASH_ATTN_CUDA_ARCHS (FlashAttention ignores TORCH_CUDA_ARCH_LIST). */
-  readonly cudaArchs: string;
+  readonly cudaArchs?: string;
+  readonly wheel?: PrebuiltWheel;
 }
 
 export interface LlamaPins {
@@ -139,8 +166,24 @@ export interface GpuDefinition extends GpuOptions {
 }
 
 export interface BaseOptions {
-  /** nvidia/cuda tag suffix after the CUDA version. @default "cudnn-devel-ubuntu24.04" */
+  /**
+   * nvidia/cuda tag suffix (after the CUDA version) of the image the final
+   * images rest on. torch's cu128 wheels bring CUDA's libraries themselves
+   * (README "Two chains"), so the smallest flavour serves. @default "base-ubuntu24.04"
+   */
   readonly imageFlavor?: string;
+  /**
+   * nvidia/cuda tag suffix of the image the targets that run nvcc start from
+   * (kernel builders, llama.cpp, templates with `cudaDevel`); it never reaches
+   * a final image otherwise. @default "devel-ubuntu24.04"
+   */
+  readonly develFlavor?: string;
+  /**
+   * uv version (exact) for every Python install of the images, with a BuildKit
+   * cache mount; absent, pip installs them. Kernel wheels are still built by
+   * `pip wheel` (uv has no equivalent).
+   */
+  readonly uv?: string;
   /** Image repository of the CUDA base. @default "nvidia/cuda" */
   readonly imageRepo?: string;
   /**
@@ -174,6 +217,7 @@ export interface BaseOptions {
 export interface BaseDefinition extends BaseOptions {
   readonly kind: 'base';
   readonly imageFlavor: string;
+  readonly develFlavor: string;
   readonly imageRepo: string;
   readonly python: string;
 }
@@ -301,6 +345,12 @@ export interface TemplateOptions {
    * reason it is harmless. Anything else `pip check` reports fails the build.
    */
   readonly allowConflicts?: readonly AllowedConflict[];
+  /**
+   * Opt in to the CUDA toolkit (nvcc, headers) in this template's images, for
+   * nodes that compile CUDA code when their requirements install. It adds
+   * gigabytes to every pull: say why.
+   */
+  readonly cudaDevel?: { readonly reason: string };
 }
 
 /** One line of `pip check` a template accepts. */

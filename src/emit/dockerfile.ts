@@ -15,7 +15,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   apt: 'apt',
   'toolchain-apt': 'apt',
-  'llama-apt': 'apt',
+  'devel-apt': 'apt',
+  'llama-runtime-apt': 'apt',
   venv: 'venv',
   'pip-tools': 'pip-install',
   torch: 'pip-install',
@@ -36,6 +37,8 @@ const PARTIAL: Readonly<Record<LayerKindName, string>> = {
   'flash-build': 'wheel-build',
   'llama-build': 'cmake-build',
   'kernel-install': 'wheel-install',
+  'kernel-wheel': 'wheel-download',
+  'cuda-devel': 'cuda-devel',
   'template-apt': 'apt',
   'template-pip': 'pip-install-pinned',
   'llama-copy': 'copy-from',

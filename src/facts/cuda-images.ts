@@ -12,14 +12,24 @@
  * bumping, and add a row (with its source) when a new tag appears.
  */
 
-/** Image flavours and whether they ship nvcc (the `devel` images install cuda-minimal-build, which holds it; `runtime` has the libraries only: dist/<v>/ubuntu2404/{devel,runtime}/Dockerfile). */
+/**
+ * Image flavours: whether they ship nvcc (devel installs cuda-minimal-build)
+ * and cuBLAS (runtime installs cuda-libraries with libcublas; `base` has only
+ * cudart: dist/12.8.1/ubuntu2404/{base,runtime,devel}/Dockerfile at the mirror's
+ * 60a1c892), and their size for CUDA 12.8.1 on Ubuntu 24.04 in MB, compressed
+ * (what a pull downloads) and on disk. The sizes are estimates from the
+ * issue-12 research note: Docker Hub's layer view of the same 12.8.1 packages
+ * on 22.04 (rootfs 29 MB, base 66 MB, runtime +1 920 MB, devel +2 780 MB),
+ * cuDNN 9 +707 MB (its wheel) / 1 053 MB of libraries; disk x1.5-2.5. Measure
+ * with `docker buildx imagetools inspect --raw` on a networked machine.
+ */
 export const CUDA_FLAVOURS = {
-  base: { nvcc: false },
-  runtime: { nvcc: false },
-  devel: { nvcc: true },
-  'cudnn-runtime': { nvcc: false },
-  'cudnn-devel': { nvcc: true },
-} as const satisfies Readonly<Record<string, { readonly nvcc: boolean }>>;
+  base: { nvcc: false, cublas: false, pullMB: 100, diskMB: 200 },
+  runtime: { nvcc: false, cublas: true, pullMB: 2000, diskMB: 3500 },
+  devel: { nvcc: true, cublas: true, pullMB: 4800, diskMB: 9000 },
+  'cudnn-runtime': { nvcc: false, cublas: true, pullMB: 2700, diskMB: 4500 },
+  'cudnn-devel': { nvcc: true, cublas: true, pullMB: 5500, diskMB: 10500 },
+} as const satisfies Readonly<Record<string, { readonly nvcc: boolean; readonly cublas: boolean; readonly pullMB: number; readonly diskMB: number }>>;
 export type CudaFlavour = keyof typeof CUDA_FLAVOURS;
 
 const ALL: readonly CudaFlavour[] = ['base', 'runtime', 'devel', 'cudnn-runtime', 'cudnn-devel'];
@@ -83,6 +93,15 @@ export interface ParsedFlavour {
   readonly os: string;
   readonly nvcc: boolean;
 }
+
+/**
+ * cuBLAS for an image whose flavour lacks it (llama-server needs libcublas.so.12 and libcublasLt.so.12):
+ * the apt package and version NVIDIA's runtime image pins for that CUDA (runtime/Dockerfile:
+ * `libcublas-12-8=12.8.4.1-1` for 12.8.1). Add a row, with its source, when bumping CUDA.
+ */
+export const CUBLAS_DEB: Readonly<Record<string, string>> = {
+  '12.8.1': 'libcublas-12-8=12.8.4.1-1',
+};
 
 /** "cudnn-devel-ubuntu24.04" -> { flavour: 'cudnn-devel', os: 'ubuntu24.04', nvcc: true }; null when unknown. */
 export function parseFlavour(imageFlavor: unknown): ParsedFlavour | null {

@@ -149,22 +149,32 @@ export function templateCheckSpec(input: CheckInput): CheckSpec {
     });
   }
 
-  const arch = (tool: 'sage' | 'flash' | 'llama', sass: number[], object: Record<string, unknown>, field: string): CheckEntry => ({
+  // Built here: exactly the archs the profile names. A prebuilt wheel may carry more (FlashAttention's
+  // release wheels hold sm_80, sm_90, sm_100 and sm_120): it must hold code that runs on this GPU.
+  const arch = (tool: 'sage' | 'flash' | 'llama', want: { sass: number[] } | { runsOn: number }, object: Record<string, unknown>, field: string, builtBy: string): CheckEntry => ({
     id: `kernel-arch:${tool}`,
-    what: `${tool}'s compiled objects hold code for exactly ${gpu.def.name}'s arch`,
+    what: 'sass' in want ? `${tool}'s compiled objects hold code for exactly ${gpu.def.name}'s arch` : `${tool}'s prebuilt objects hold code that runs on ${gpu.def.name} (sm_${gpu.def.sm})`,
     gpu: gpu.def.name,
-    sass,
-    objects: [{ ...object, builtBy: `${tool}-${gpu.def.name}`, fix: `${gpu.file}: ${field}` }],
+    ...want,
+    objects: [{ ...object, builtBy, fix: `${gpu.file}: ${field}` }],
     fix: `${gpu.file}: ${field}`,
   });
-  if (features.includes('sage')) {
-    checks.push(arch('sage', torchArch(gpu.def.sage.torchCudaArchList), { label: 'sageattention', dist: 'sageattention' }, `sage.torchCudaArchList must name only sm_${gpu.def.sm}'s arch`));
-  }
-  if (features.includes('flash')) {
-    checks.push(arch('flash', integerArchs(gpu.def.flash.cudaArchs), { label: 'flash_attn', dist: 'flash_attn' }, 'flash.cudaArchs (FLASH_ATTN_CUDA_ARCHS; FlashAttention ignores TORCH_CUDA_ARCH_LIST)'));
+  for (const [tool, dist, field, sass] of [
+    ['sage', 'sageattention', `sage.torchCudaArchList must name only sm_${gpu.def.sm}'s arch`, () => torchArch(gpu.def.sage.torchCudaArchList ?? '')],
+    ['flash', 'flash_attn', 'flash.cudaArchs (FLASH_ATTN_CUDA_ARCHS; FlashAttention ignores TORCH_CUDA_ARCH_LIST)', () => integerArchs(gpu.def.flash.cudaArchs ?? '')],
+  ] as const) {
+    if (!features.includes(tool)) continue;
+    const wheel = gpu.def[tool].wheel;
+    checks.push(
+      wheel
+        ? arch(tool, { runsOn: gpu.def.sm }, { label: dist, dist }, `${tool}.wheel: a wheel built for sm_${gpu.def.sm} (or an arch that runs on it)`, wheel.url)
+        : arch(tool, { sass: sass() }, { label: dist, dist }, field, `${tool}-${gpu.def.name}`),
+    );
   }
   if (features.includes('llama')) {
-    checks.push(arch('llama', integerArchs(gpu.def.llama.cudaArchitectures), { label: 'libggml-cuda', paths: [`${P.llama}/libggml-cuda.so`] }, 'llama.cudaArchitectures (CMAKE_CUDA_ARCHITECTURES)'));
+    checks.push(
+      arch('llama', { sass: integerArchs(gpu.def.llama.cudaArchitectures) }, { label: 'libggml-cuda', paths: [`${P.llama}/libggml-cuda.so`] }, 'llama.cudaArchitectures (CMAKE_CUDA_ARCHITECTURES)', `llama-${gpu.def.name}`),
+    );
   }
 
   checks.push({

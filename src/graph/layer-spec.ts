@@ -1,6 +1,6 @@
 import type { LayerKindName, LayerOverrides } from '../dsl/types.ts';
 import { contentKey } from './keys.ts';
-import { tuning } from './layer-kinds.ts';
+import { LAYER_DEFAULTS, tuning, UV_KINDS, UV_SPEEDUP } from './layer-kinds.ts';
 import { orderLayers } from './order.ts';
 import type { Layer, LayerStage } from './types.ts';
 
@@ -33,14 +33,18 @@ export function buildLayers(
   contextKeys: Readonly<Record<string, string>>,
   overrides: readonly (LayerOverrides | undefined)[],
 ): { layers: Layer[]; key: string } {
-  const tuned = specs.map((s) => ({
-    ...s,
-    stage: s.stage ?? 'image',
-    after: s.after ?? [],
-    inputs: s.inputs ?? [],
-    uses: s.uses ?? [],
-    ...tuning(s.kind, ...overrides),
-  }));
+  const tuned = specs.map((s) => {
+    // uv's install minutes (UV_SPEEDUP) replace pip's before any override: an override states the real cost.
+    const uv = s.params.uv === true && UV_KINDS.has(s.kind) ? { [s.kind]: { cost: LAYER_DEFAULTS[s.kind].cost * UV_SPEEDUP } } : undefined;
+    return {
+      ...s,
+      stage: s.stage ?? 'image',
+      after: s.after ?? [],
+      inputs: s.inputs ?? [],
+      uses: s.uses ?? [],
+      ...tuning(s.kind, uv, ...overrides),
+    };
+  });
   const keyChain = (list: readonly (typeof tuned)[number][], start: string): Layer[] => {
     let prev = start;
     return list.map((l) => {

@@ -13,7 +13,7 @@ import type { TargetKind } from './types.ts';
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
 /** Shared stages: every kind of target but the template images. */
-export const STAGE_KINDS = ['base-common', 'torch', 'base', 'sage', 'flash', 'llama', 'node'] as const satisfies readonly TargetKind[];
+export const STAGE_KINDS = ['base-common', 'devel', 'torch', 'base', 'sage', 'flash', 'llama', 'node'] as const satisfies readonly TargetKind[];
 // tsc fails here when a target kind is added to types.ts but not to STAGE_KINDS.
 const allStages: Exclude<TargetKind, 'template'> extends (typeof STAGE_KINDS)[number] ? true : never = true;
 void allStages;
@@ -24,7 +24,7 @@ export function reservedName(name: string): string | null {
   if ((FEATURE_NAMES as readonly string[]).includes(name)) return `is a feature name (and its ${name}-<gpu> stage)`;
   if ((STAGE_KINDS as readonly string[]).includes(name)) return `is a stage of every build graph (${name}-<gpu> targets)`;
   const prefix = STAGE_KINDS.find((k) => name.startsWith(`${k}-`));
-  if (prefix) return `starts with "${prefix}-", the prefix of the ${prefix === 'base-common' ? 'base-common-<cuda>' : `${prefix}-<gpu>`} stages`;
+  if (prefix) return `starts with "${prefix}-", the prefix of the ${prefix === 'base-common' || prefix === 'devel' ? `${prefix}-<cuda>` : `${prefix}-<gpu>`} stages`;
   return null;
 }
 

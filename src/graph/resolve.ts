@@ -1,6 +1,6 @@
 import type { Project } from '../dsl/load.ts';
 import { KilnError } from '../errors.ts';
-import type { FeatureName, GpuDefinition } from '../dsl/types.ts';
+import { FEATURE_NAMES, type FeatureName, type GpuDefinition } from '../dsl/types.ts';
 import { checkLayers, templateCheckSpec } from './checks.ts';
 import { contentKey } from './keys.ts';
 import { buildLayers, type LayerSpec } from './layer-spec.ts';
@@ -8,14 +8,17 @@ import { templateFiles } from './manifests.ts';
 import {
   baseCommonLayers,
   comfyLayers,
-  cudaImage,
+  develImage,
+  develLayers,
   cudaSlug,
   flashLayers,
   installs,
   llamaLayers,
   nodeLayers,
   nodeTargetName,
-  PYTHON_ENV,
+  prebuilt,
+  pythonEnv,
+  runtimeImage,
   sageLayers,
   SERVICE_PORTS,
   torchLayers,
@@ -109,30 +112,50 @@ export function resolveGraph(project: Project): BuildGraph {
   }
   const usedGpus = [...used.keys()].sort().map((n) => gpuByName.get(n)!);
 
+  // The devel image is needed where nvcc runs: kernels built from source, and templates that opt in.
+  const compiles = (gpu: GpuDefinition, f: FeatureName): boolean =>
+    used.get(gpu.name)!.has(f) && (f === 'llama' || prebuilt(gpu[f]) === null);
+  const develCuda = new Set(
+    usedGpus
+      .filter((g) => FEATURE_NAMES.some((f) => compiles(g, f)) || project.templates.some((t) => t.def.cudaDevel && t.def.gpus.some((x) => x.name === g.name)))
+      .map((g) => g.cuda),
+  );
+
   for (const cuda of [...new Set(usedGpus.map((g) => g.cuda))].sort()) {
-    const image = cudaImage(base, usedGpus.find((g) => g.cuda === cuda)!);
+    const gpu = usedGpus.find((g) => g.cuda === cuda)!;
     stage({
       name: `base-common-${cudaSlug(cuda)}`,
       kind: 'base-common',
-      from: { image },
+      from: { image: runtimeImage(base, gpu) },
       specs: baseCommonLayers(base),
-      headerEnv: { ...PYTHON_ENV },
+      headerEnv: pythonEnv(base),
       image: { repository: 'kiln-base-common', tag: cudaSlug(cuda) },
+      labels: { 'kiln.cuda': cuda },
+      overrides: [base.layers],
+    });
+    if (!develCuda.has(cuda)) continue;
+    stage({
+      name: `devel-${cudaSlug(cuda)}`,
+      kind: 'devel',
+      from: { image: develImage(base, gpu) },
+      specs: develLayers(base),
+      headerEnv: pythonEnv(base),
+      image: { repository: 'kiln-devel', tag: cudaSlug(cuda) },
       labels: { 'kiln.cuda': cuda },
       overrides: [base.layers],
     });
   }
 
   for (const gpu of usedGpus) {
-    const features = used.get(gpu.name)!;
     const common = { gpu, labels: gpuLabels(gpu), overrides: [base.layers, gpu.layers] };
+    const devel = { devel: { target: `devel-${cudaSlug(gpu.cuda)}` } };
     stage({
       ...common,
       name: `torch-${gpu.name}`,
       kind: 'torch',
       from: { context: 'base-common' },
       contexts: { 'base-common': { target: `base-common-${cudaSlug(gpu.cuda)}` } },
-      specs: torchLayers(gpu),
+      specs: torchLayers(gpu, base),
       image: { repository: 'kiln-torch', tag: gpu.name },
     });
     stage({
@@ -144,36 +167,30 @@ export function resolveGraph(project: Project): BuildGraph {
       specs: comfyLayers(base),
       image: { repository: 'kiln-base', tag: gpu.name },
     });
-    if (features.has('sage')) {
+    // Kernel builders: FROM the devel image, building against torch-<gpu>'s venv (bind-mounted).
+    for (const [f, specs] of [
+      ['sage', () => sageLayers(gpu)],
+      ['flash', () => flashLayers(gpu)],
+    ] as const) {
+      if (!compiles(gpu, f)) continue;
       stage({
         ...common,
-        name: `sage-${gpu.name}`,
-        kind: 'sage',
-        from: { context: 'torch' },
-        contexts: { torch: { target: `torch-${gpu.name}` } },
-        specs: sageLayers(gpu),
-        image: { repository: 'kiln-sage', tag: gpu.name },
+        name: `${f}-${gpu.name}`,
+        kind: f,
+        from: { context: 'devel' },
+        contexts: { ...devel, torch: { target: `torch-${gpu.name}` } },
+        specs: specs(),
+        image: { repository: `kiln-${f}`, tag: gpu.name },
       });
     }
-    if (features.has('flash')) {
-      stage({
-        ...common,
-        name: `flash-${gpu.name}`,
-        kind: 'flash',
-        from: { context: 'torch' },
-        contexts: { torch: { target: `torch-${gpu.name}` } },
-        specs: flashLayers(gpu),
-        image: { repository: 'kiln-flash', tag: gpu.name },
-      });
-    }
-    if (features.has('llama')) {
+    if (compiles(gpu, 'llama')) {
       stage({
         ...common,
         name: `llama-${gpu.name}`,
         kind: 'llama',
-        from: { image: cudaImage(base, gpu) },
+        from: { context: 'devel' },
+        contexts: devel,
         specs: llamaLayers(gpu),
-        headerEnv: { DEBIAN_FRONTEND: 'noninteractive' },
         image: { repository: 'kiln-llama', tag: gpu.name },
       });
     }
@@ -216,7 +233,9 @@ export function resolveGraph(project: Project): BuildGraph {
           base: { target: `base-${gpu.name}` },
           runtime: { local: 'scripts' },
         };
-        for (const f of features) contexts[f] = { target: `${f}-${gpu.name}` };
+        // Kernels built here come from their builder targets; prebuilt wheels are downloaded in the template.
+        for (const f of features) if (compiles(gpu, f)) contexts[f] = { target: `${f}-${gpu.name}` };
+        if (t.def.cudaDevel) contexts.devel = { target: `devel-${cudaSlug(gpu.cuda)}` };
         for (const n of t.def.nodes ?? []) {
           const node = nodeTargetName(n);
           contexts[node] = { target: node };
@@ -229,7 +248,7 @@ export function resolveGraph(project: Project): BuildGraph {
           template: t.def.name,
           from: { context: 'base' },
           contexts,
-          specs: templateLayers(t, features, files[i]!, project.runtime),
+          specs: templateLayers(t, features, files[i]!, project.runtime, { base, gpu }),
           image: { repository: t.def.name, tag: gpu.name },
           labels: {
             ...gpuLabels(gpu),

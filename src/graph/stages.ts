@@ -2,12 +2,32 @@
  * Layer lists of the shared targets (everything but <template>-<gpu>).
  * Each function returns data only; the Dockerfile text lives in src/emit.
  */
-import type { BaseDefinition, CustomNode, GpuDefinition } from '../dsl/types.ts';
+import type { BaseDefinition, CustomNode, GpuDefinition, PrebuiltWheel } from '../dsl/types.ts';
+import { CUBLAS_DEB, CUDA_FLAVOURS, parseFlavour } from '../facts/cuda-images.ts';
 import { IMAGE_PATHS as P } from './image-paths.ts';
 import type { LayerSpec } from './layer-spec.ts';
 
-export function cudaImage(base: BaseDefinition, gpu: GpuDefinition): string {
+/**
+ * The two chains (README "Two chains"): final images rest on the runtime
+ * chain's image; only targets that run nvcc start from the devel image.
+ */
+export function runtimeImage(base: BaseDefinition, gpu: GpuDefinition): string {
   return `${base.imageRepo}:${gpu.cuda}-${base.imageFlavor}`;
+}
+
+export function develImage(base: BaseDefinition, gpu: GpuDefinition): string {
+  return `${base.imageRepo}:${gpu.cuda}-${base.develFlavor}`;
+}
+
+/** Whether the final images' flavour ships cuBLAS (llama-server needs it; torch brings its own). */
+export function runtimeHasCublas(base: BaseDefinition): boolean {
+  const f = parseFlavour(base.imageFlavor);
+  return f ? CUDA_FLAVOURS[f.flavour].cublas : true;
+}
+
+/** A kernel that comes as a prebuilt wheel instead of a compile. */
+export function prebuilt(pins: { readonly wheel?: PrebuiltWheel }): PrebuiltWheel | null {
+  return pins.wheel ?? null;
 }
 
 /** Target-name-safe form of a CUDA version: 12.8.1 -> cuda12-8-1. */
@@ -31,37 +51,66 @@ export function compileBudget(gpu: GpuDefinition): { maxJobs: number; nvccThread
  */
 export const CUDA_IMAGE_PATH = '/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Environment every RUN of the Python side sees (set once in base-common). */
-export const PYTHON_ENV: Readonly<Record<string, string>> = {
-  DEBIAN_FRONTEND: 'noninteractive',
-  PATH: `${P.venv}/bin:${CUDA_IMAGE_PATH}`,
-  PIP_DISABLE_PIP_VERSION_CHECK: '1',
-  PIP_NO_CACHE_DIR: '1',
-  PYTHONUNBUFFERED: '1',
-  VIRTUAL_ENV: P.venv,
-};
+/**
+ * Environment every RUN of the Python side sees (set once in base-common and
+ * the devel base). With uv: copy out of the cache mount (it is another
+ * filesystem, no hard links) and write bytecode like pip does (uv's Docker
+ * guide, docs/guides/integration/docker.md at astral-sh/uv 26a9dd4).
+ */
+export function pythonEnv(base: BaseDefinition): Record<string, string> {
+  return {
+    DEBIAN_FRONTEND: 'noninteractive',
+    PATH: `${P.venv}/bin:${CUDA_IMAGE_PATH}`,
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    PIP_NO_CACHE_DIR: '1',
+    PYTHONUNBUFFERED: '1',
+    ...(base.uv ? { UV_COMPILE_BYTECODE: '1', UV_LINK_MODE: 'copy' } : {}),
+    VIRTUAL_ENV: P.venv,
+  };
+}
+
+/** How a Python install layer runs: `uv pip install` under a cache mount, or pip. Part of its key. */
+function installer(base: BaseDefinition): { uv: boolean } {
+  return { uv: base.uv !== undefined };
+}
 
 export function baseCommonLayers(base: BaseDefinition): LayerSpec[] {
+  // uv itself comes from PyPI with pip (its wheel carries the binary), into the venv; no ghcr.io pull.
+  const tools = { ...base.pipTools, ...(base.uv ? { uv: base.uv } : {}) };
   return [
     { id: 'toolchain-apt', kind: 'toolchain-apt', params: aptParams(base.toolchainApt) },
     { id: 'venv', kind: 'venv', params: { python: base.python, venv: P.venv }, after: ['toolchain-apt'] },
     {
       id: 'pip-tools',
       kind: 'pip-tools',
-      params: { index: '', pins: Object.entries(base.pipTools).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}==${v}`) },
+      params: { index: '', pins: Object.entries(tools).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}==${v}`), uv: false },
       after: ['venv'],
     },
   ];
 }
 
-export function torchLayers(gpu: GpuDefinition): LayerSpec[] {
+/**
+ * What the builders need besides the devel image: the base's toolchain (the
+ * venv's python and headers for the extension builds), plus cmake and
+ * OpenSSL's headers for llama.cpp (LLAMA_OPENSSL since b7736, GPU-FACTS).
+ */
+export const BUILD_APT = ['cmake', 'libssl-dev'] as const;
+
+export function develLayers(base: BaseDefinition): LayerSpec[] {
+  return [{ id: 'apt', kind: 'devel-apt', params: aptParams([...new Set([...base.toolchainApt, ...BUILD_APT])]) }];
+}
+
+export function torchLayers(gpu: GpuDefinition, base: BaseDefinition): LayerSpec[] {
   const t = gpu.torch;
   const trio = [`torch==${t.torch}`, `torchvision==${t.torchvision}`, `torchaudio==${t.torchaudio}`];
   const xformers = t.xformers ? [`xformers==${t.xformers}`] : [];
+  const how = installer(base);
   return [
-    { id: 'torch', kind: 'torch', params: { index: t.index, pins: trio } },
+    // The index alone (no extra index): the torch family comes only from it, as with pip (uv would
+    // otherwise take every version of a package from the first index that has it: docs/pip/compatibility.md).
+    { id: 'torch', kind: 'torch', params: { index: t.index, pins: trio, ...how } },
     // Same index as torch: xformers wheels pin one exact torch (GPU-FACTS "xformers").
-    ...(t.xformers ? [{ id: 'xformers', kind: 'xformers' as const, params: { index: t.index, pins: xformers }, after: ['torch'] }] : []),
+    ...(t.xformers ? [{ id: 'xformers', kind: 'xformers' as const, params: { index: t.index, pins: xformers, ...how }, after: ['torch'] }] : []),
     {
       id: 'constraints',
       kind: 'constraints',
@@ -110,6 +159,7 @@ export function filebrowserUrl(version: string): string {
 }
 
 export function comfyLayers(base: BaseDefinition): LayerSpec[] {
+  const how = installer(base);
   const managerDir = `${P.comfyui}/custom_nodes/ComfyUI-Manager`;
   // validateProject makes sure curl is in one of the apt sets; wait for it only when it comes from this one.
   const curlHere = installs(base.apt, 'curl');
@@ -130,23 +180,31 @@ export function comfyLayers(base: BaseDefinition): LayerSpec[] {
       after: curlHere ? ['apt'] : [],
     },
     // Into the ComfyUI venv (notebooks can import torch), held to the torch pins like every later pip step.
-    { id: 'jupyterlab', kind: 'jupyterlab', params: { pins: [`jupyterlab==${base.jupyterlab}`], constraints: P.constraints } },
+    { id: 'jupyterlab', kind: 'jupyterlab', params: { pins: [`jupyterlab==${base.jupyterlab}`], constraints: P.constraints, ...how } },
     { id: 'comfyui', kind: 'comfyui', params: { repo: base.comfyui.repo, commit: base.comfyui.commit, dir: P.comfyui, submodules: false } },
     {
       id: 'comfyui-reqs',
       kind: 'comfyui-reqs',
-      params: { requirements: `${P.comfyui}/requirements.txt`, constraints: P.constraints },
+      params: { requirements: `${P.comfyui}/requirements.txt`, constraints: P.constraints, ...how },
       after: ['comfyui'],
     },
     { id: 'manager', kind: 'manager', params: { repo: base.manager.repo, commit: base.manager.commit, dir: managerDir, submodules: false }, after: ['comfyui'] },
     {
       id: 'manager-reqs',
       kind: 'manager-reqs',
-      params: { requirements: `${managerDir}/requirements.txt`, constraints: P.constraints },
+      params: { requirements: `${managerDir}/requirements.txt`, constraints: P.constraints, ...how },
       after: ['manager'],
     },
   ];
 }
+
+/**
+ * The kernel builders start from the devel image and build against the
+ * image's own torch: the torch target's venv, bind-mounted read-only (named
+ * context `torch`), so the wheels link exactly the torch the image runs (ABI)
+ * and the venv is never copied into the builder.
+ */
+const TORCH_VENV = { context: 'torch', source: P.venv, target: P.venv } as const;
 
 export function sageLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
@@ -156,9 +214,11 @@ export function sageLayers(gpu: GpuDefinition): LayerSpec[] {
     {
       id: 'build',
       kind: 'sage-build',
+      uses: ['torch'],
       params: {
         dir,
         wheels: P.wheels,
+        venv: TORCH_VENV,
         // No GPU at build time: the arch list MUST be set, and only the GPU's own (GPU-FACTS "SageAttention").
         env: [
           ['TORCH_CUDA_ARCH_LIST', gpu.sage.torchCudaArchList],
@@ -187,9 +247,11 @@ export function flashLayers(gpu: GpuDefinition): LayerSpec[] {
     {
       id: 'build',
       kind: 'flash-build',
+      uses: ['torch'],
       params: {
         dir,
         wheels: P.wheels,
+        venv: TORCH_VENV,
         // FlashAttention ignores TORCH_CUDA_ARCH_LIST (GPU-FACTS "FlashAttention"). MAX_JOBS is
         // always set: unset, its legacy build path imports psutil (setup.py NinjaBuildExtension).
         env: [
@@ -204,21 +266,25 @@ export function flashLayers(gpu: GpuDefinition): LayerSpec[] {
   ];
 }
 
-/** Build packages of the llama builder; it starts from the CUDA image, not base-common. */
-export const LLAMA_APT = ['build-essential', 'ca-certificates', 'cmake', 'git', 'libssl-dev'] as const;
-
 /**
- * What llama-server loads at run time beyond CUDA (GPU-FACTS "llama.cpp": libgomp1, libssl3;
- * Ubuntu 24.04 names OpenSSL's runtime libssl3t64). Installed in every image with llama.
+ * What llama-server loads at run time beyond the driver (GPU-FACTS "llama.cpp": libcudart,
+ * libcublas, libcublasLt, libgomp1, libssl3; Ubuntu 24.04 names OpenSSL's runtime libssl3t64).
+ * cuBLAS comes with the image flavour when it has it (runtime and up), else as the runtime
+ * image's own pinned package (src/facts/cuda-images.ts); cudart is in every flavour.
+ * Null when the CUDA version has no known cuBLAS package (validation says so).
  */
-export const LLAMA_RUNTIME_APT = ['libgomp1', 'libssl3t64'] as const;
+export function llamaRuntimeApt(base: BaseDefinition, gpu: GpuDefinition): string[] | null {
+  const common = ['libgomp1', 'libssl3t64'];
+  if (runtimeHasCublas(base)) return common;
+  const cublas = CUBLAS_DEB[gpu.cuda];
+  return cublas ? [...common, cublas] : null;
+}
 
 export function llamaLayers(gpu: GpuDefinition): LayerSpec[] {
   const b = compileBudget(gpu);
   const dir = `${P.src}/llama.cpp`;
   return [
-    { id: 'apt', kind: 'llama-apt', params: aptParams(LLAMA_APT) },
-    { id: 'clone', kind: 'llama-clone', params: { repo: gpu.llama.repo, tag: gpu.llama.tag, dir, submodules: [], dropGit: false }, after: ['apt'] },
+    { id: 'clone', kind: 'llama-clone', params: { repo: gpu.llama.repo, tag: gpu.llama.tag, dir, submodules: [], dropGit: false } },
     {
       id: 'build',
       kind: 'llama-build',

@@ -1,7 +1,7 @@
 import type { FeatureName, LayerKindName } from '../dsl/types.ts';
 
 /** Kinds of bake target, one per box of the DESIGN graph. */
-export type TargetKind = 'base-common' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'node' | 'template';
+export type TargetKind = 'base-common' | 'devel' | 'torch' | 'base' | 'sage' | 'flash' | 'llama' | 'node' | 'template';
 
 /**
  * A named context: another target, or a repo-relative local directory
@@ -40,6 +40,9 @@ export interface Layer {
   readonly uses: readonly string[];
   /** Minutes on the reference builder. */
   readonly cost: number;
+  /** MB the layer adds on disk, and MB a pod pulls for it (size model, src/graph/layer-kinds.ts). */
+  readonly diskMB: number;
+  readonly pullMB: number;
   /** Probability that a change touches this layer's own inputs. */
   readonly volatility: number;
   /** Content key: equal keys mean BuildKit reuses the step. */

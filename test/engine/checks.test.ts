@@ -14,7 +14,7 @@ import { synth } from '../../src/emit/synth.ts';
 import { resolveGraph } from '../../src/graph/resolve.ts';
 import { writeGenerated } from '../../src/io/output.ts';
 import { Testing } from '../../src/testing.ts';
-import { bake, engineAvailable, engineLock, engineTest, prepareStubWorld, REGISTRY, REPO_ROOT } from './harness.ts';
+import { bake, engineAvailable, engineLock, engineTest, formatShimCalls, prepareStubWorld, readFileFromImage, readShimLog, REGISTRY, REPO_ROOT } from './harness.ts';
 
 const engine = await engineAvailable();
 const etest = engineTest(test, engine);
@@ -122,3 +122,29 @@ for (const m of MUTATIONS) {
     });
   });
 }
+
+const FLASH_WHEEL = {
+  url: 'https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl',
+  sha256: 'f25da18657a87fc83dc1bfb8b7751b82246e9db355510226b674fd437c34b5fb',
+};
+
+etest('a profile that takes FlashAttention as a prebuilt wheel builds without compiling it, and the wheel passes the kernel-arch check', async (t) => {
+  const repo = Testing.copyProject(REPO_ROOT);
+  t.teardown(repo.cleanup);
+  edit(repo.root, 'base/rtx5090.ts', /flash: \{[^}]*\},/, `flash: { wheel: { url: '${FLASH_WHEEL.url}', sha256: '${FLASH_WHEEL.sha256}' } },`);
+  await regenerate(repo.root);
+  t.notRegex(readFileSync(join(repo.root, 'bake/docker-bake.hcl'), 'utf8'), /target "flash-rtx5090"/, 'no FlashAttention builder');
+  await engineLock(async () => {
+    await prepareStubWorld();
+    const r = await build(repo.root, 'flux1-dev-rtx5090');
+    t.true(r.ok, r.errorText);
+    const image = `${REGISTRY}/kiln-checks/flux1-dev:rtx5090-checks`;
+    const calls = await readShimLog(image);
+    const dump = formatShimCalls(calls);
+    t.false(calls.some((c) => c.tool === 'pip' && c.argv[0] === 'wheel' && c.cwd.includes('flash')), `no flash compile:\n${dump}`);
+    t.true(calls.some((c) => c.tool === 'curl' && c.argv.includes(FLASH_WHEEL.url)), dump);
+    t.true(calls.some((c) => c.tool === 'uv' && c.argv.some((a) => a.endsWith('flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl'))), dump);
+    const report = JSON.parse(await readFileFromImage(image, '/opt/kiln/checks/report.json')) as { checks: { id: string; status: string }[] };
+    t.deepEqual(report.checks.find((c) => c.id === 'kernel-arch:flash'), { id: 'kernel-arch:flash', status: 'passed' });
+  });
+});

@@ -38,6 +38,9 @@ import { bakeEachTarget, executedLayers } from './graph-map.ts';
 
 // Every await comes before the first test is declared (ava needs declarations to be
 // synchronous, and engineTest declares a visible skip notice when there is no engine).
+/** Paths only the devel flavour has (tools/stub-world/upstream.json, cuda.12.8.devel_only). */
+const DEVEL_ONLY = (JSON.parse(readFileSync(join(REPO_ROOT, 'tools/stub-world/upstream.json'), 'utf8')) as { cuda: Record<string, { devel_only: string[] }> }).cuda['12.8']!
+  .devel_only;
 const engine = await engineAvailable();
 const project = await loadProject(REPO_ROOT);
 const graph: BuildGraph = resolveGraph(project);
@@ -120,7 +123,7 @@ etest('compile steps saw the right arch; a template without a feature has no tra
       t.notRegex(text, /(ARCH[A-Z_]*=|ARCHITECTURES=)[^\n]*\b(9\.0|10\.0|90|100)\b/, target);
     }
     // flux1-dev has Sage and Flash installed from the builders' wheels; sd15-basic has neither, nor llama.
-    const flux = (await readShimLog(ref('flux1-dev-rtx5090'))).filter((c) => c.tool === 'pip' && c.argv.includes('--no-deps'));
+    const flux = (await readShimLog(ref('flux1-dev-rtx5090'))).filter((c) => (c.tool === 'pip' || c.tool === 'uv') && c.argv.includes('--no-deps'));
     t.true(flux.some((c) => c.argv.some((a) => a.includes('sageattention'))), formatShimCalls(flux));
     t.true(flux.some((c) => c.argv.some((a) => a.includes('flash_attn'))), formatShimCalls(flux));
     const sd15 = await readShimLog(ref('sd15-basic-rtx5090'));
@@ -129,6 +132,15 @@ etest('compile steps saw the right arch; a template without a feature has no tra
     t.notRegex(sd15Files.stdout, /llama|sageattention|flash_attn/);
     const llm = await docker(['run', '--rm', '--entrypoint', '/bin/sh', ref('llm-prompt-rtx4090'), '-c', '/opt/llama/llama-server --version']);
     t.regex(llm.stdout, /CMAKE_CUDA_ARCHITECTURES=89/);
+
+    // Two chains: no template image holds what only the devel image has (nvcc, headers, link-time
+    // stubs: the stub world marks them in upstream.json); the kernel builders' images do.
+    const present = async (image: string) =>
+      (await docker(['run', '--rm', '--entrypoint', '/bin/sh', image, '-c', `for p in ${DEVEL_ONLY.join(' ')}; do [ -e "$p" ] && echo "$p"; done; true`])).stdout
+        .split('\n')
+        .filter(Boolean);
+    for (const target of published.filter((x) => x.kind === 'template')) t.deepEqual(await present(ref(target.name)), [], target.name);
+    for (const target of ['sage-rtx5090', 'llama-rtx4090']) t.true((await present(ref(target))).includes('/usr/local/cuda-12.8/bin/nvcc'), target);
   });
 });
 

@@ -1,14 +1,16 @@
 /**
- * The CUDA base image: `<imageRepo>:<gpu.cuda>-<base.imageFlavor>` must be a
- * tag NVIDIA publishes (src/facts/cuda-images.ts), and a flavour without
- * nvcc cannot carry a graph that compiles kernels.
+ * The CUDA images of the two chains: `<imageRepo>:<gpu.cuda>-<base.imageFlavor>`
+ * (final images) and `-<base.develFlavor>` (where nvcc runs) must be tags
+ * NVIDIA publishes (src/facts/cuda-images.ts); the devel flavour must ship
+ * nvcc when anything compiles; llama-server on a flavour without cuBLAS needs
+ * the cuBLAS package of that CUDA version to be known.
  */
 import semver from 'semver';
 import type { Located, TemplateSource } from '../../dsl/load.ts';
 import type { BaseDefinition, GpuDefinition } from '../../dsl/types.ts';
 import type { DefinitionProblem } from '../../errors.ts';
 import { indexCuda } from '../../facts/torch.ts';
-import { CUDA_IMAGE_TAGS, CUDA_REPOSITORIES, cudaVersionsWith, newestPatch, nvccFlavours, parseFlavour, type ParsedFlavour } from '../../facts/cuda-images.ts';
+import { CUBLAS_DEB, CUDA_FLAVOURS, CUDA_IMAGE_TAGS, CUDA_REPOSITORIES, cudaVersionsWith, newestPatch, nvccFlavours, parseFlavour, type ParsedFlavour } from '../../facts/cuda-images.ts';
 import { enabledFeatures } from '../template-target.ts';
 
 import { label, reporter, shown } from './report.ts';
@@ -25,16 +27,21 @@ export function checkCudaImages(
   const b = base.def;
   const reportBase = reporter(out, base.file, 'base');
   const known = CUDA_REPOSITORIES.includes(b.imageRepo);
-  const flavour = parseFlavour(b.imageFlavor);
-  const listed = flavour !== null && CUDA_IMAGE_TAGS[flavour.os] !== undefined;
-  if (known && !listed) {
-    const choices = Object.keys(CUDA_IMAGE_TAGS).flatMap((os) => ['cudnn-devel', 'devel'].map((f) => `${f}-${os}`));
+  const flavours = { imageFlavor: parseFlavour(b.imageFlavor), develFlavor: parseFlavour(b.develFlavor) };
+  for (const field of ['imageFlavor', 'develFlavor'] as const) {
+    if (!known || (flavours[field] !== null && CUDA_IMAGE_TAGS[flavours[field]!.os] !== undefined)) continue;
+    const suggested = field === 'imageFlavor' ? ['base', 'runtime'] : ['devel', 'cudnn-devel'];
+    const choices = Object.keys(CUDA_IMAGE_TAGS).flatMap((os) => suggested.map((f) => `${f}-${os}`));
     reportBase(
-      'imageFlavor',
-      `${shown(b.imageFlavor)} is not a flavour of ${b.imageRepo} that Kiln knows (<flavour>-<os>, e.g. cudnn-devel-ubuntu24.04)`,
+      field,
+      `${shown(b[field])} is not a flavour of ${b.imageRepo} that Kiln knows (<flavour>-<os>, e.g. ${suggested[0]}-ubuntu24.04)`,
       `use one of: ${choices.join(', ')} (the tag table with its source: src/facts/cuda-images.ts)`,
     );
   }
+  const flavour = flavours.imageFlavor;
+  const listed = flavour !== null && CUDA_IMAGE_TAGS[flavour.os] !== undefined;
+  const devel = flavours.develFlavor;
+  const develListed = devel !== null && CUDA_IMAGE_TAGS[devel.os] !== undefined;
   for (const g of gpus) {
     const report = reporter(out, g.file, label('gpu', g.def));
     const cuda = g.def.cuda;
@@ -51,6 +58,17 @@ export function checkCudaImages(
     }
     if (known && listed && !CUDA_IMAGE_TAGS[flavour!.os]![cuda]?.includes(flavour!.flavour)) {
       report('cuda', `${b.imageRepo}:${cuda}-${b.imageFlavor} is not a published tag${publishedNote(cuda, flavour!)}`, fixFor(cuda, flavour!));
+    } else if (known && develListed && !CUDA_IMAGE_TAGS[devel!.os]![cuda]?.includes(devel!.flavour)) {
+      report('cuda', `${b.imageRepo}:${cuda}-${b.develFlavor} (the devel image) is not a published tag${publishedNote(cuda, devel!)}`, fixFor(cuda, devel!));
+    }
+    // llama-server loads cuBLAS 12: from the flavour (runtime and up) or from its pinned apt package.
+    const usesLlama = templates.some((t) => enabledFeatures(t).includes('llama') && t.def.gpus.some((x) => x?.name === g.def.name));
+    if (usesLlama && flavour && !CUDA_FLAVOURS[flavour.flavour].cublas && !CUBLAS_DEB[cuda]) {
+      report(
+        'cuda',
+        `llama-server needs cuBLAS, which ${b.imageRepo}:${cuda}-${b.imageFlavor} lacks, and Kiln knows no cuBLAS package for CUDA ${cuda}`,
+        `add the libcublas package NVIDIA's ${cuda} runtime image pins to CUBLAS_DEB in src/facts/cuda-images.ts (with its source), or use a runtime flavour (imageFlavor: 'runtime-${flavour.os}')`,
+      );
     }
     const index = g.def.torch?.index;
     const cu = typeof index === 'string' ? indexCuda(index) : null;
@@ -67,17 +85,18 @@ export function checkCudaImages(
       );
     }
   }
-  // Only the compiled features need nvcc: a graph without them may run on a runtime flavour.
-  if (flavour && !flavour.nvcc) {
+  // The devel image is where nvcc runs: kernels compiled from source, and templates that opt in.
+  if (devel && !devel.nvcc) {
     const users = templates.flatMap((t) => {
       const f = enabledFeatures(t).filter((x) => (COMPILED as readonly string[]).includes(x));
-      return f.length > 0 ? [`template "${t.def.name}" (${f.join(', ')})`] : [];
+      const why = [...f, ...(t.def.cudaDevel ? ['cudaDevel'] : [])];
+      return why.length > 0 ? [`template "${t.def.name}" (${why.join(', ')})`] : [];
     });
     if (users.length > 0) {
       reportBase(
-        'imageFlavor',
-        `"${b.imageFlavor}" ships no nvcc, but kernels are compiled on this image for ${users.join(', ')}`,
-        `use a devel flavour, which has nvcc: ${nvccFlavours(flavour.os).join(' or ')}`,
+        'develFlavor',
+        `"${b.develFlavor}" ships no nvcc, but code is compiled on the devel image for ${users.join(', ')}`,
+        `use a devel flavour, which has nvcc: ${nvccFlavours(devel.os).join(' or ')}`,
       );
     }
   }

@@ -9,6 +9,7 @@ import { NAME_PATTERN, reservedName } from '../names.ts';
 import { checkHttps, given, label, reporter, shown, type Report } from './report.ts';
 import { checkShape } from './strict.ts';
 import { checkExact } from './versions.ts';
+import { checkKernelSource } from './wheels.ts';
 
 const SHA1 = /^[0-9a-f]{40}$/;
 
@@ -52,8 +53,12 @@ export function checkGpu(g: Located<GpuDefinition>, out: DefinitionProblem[]): v
   const t = d.torch;
   if (t) checkTorch(report, d, t);
 
+  // Each kernel: built from source (pins and arch) or a prebuilt wheel that fits the profile.
+  checkKernelSource(report, 'sage', d.sage as Record<string, unknown> | undefined, d);
+  checkKernelSource(report, 'flash', d.flash as Record<string, unknown> | undefined, d);
+
   // SageAttention: exactly the GPU's arch; 9.0 next to 12.0 breaks ptxas (thu-ml/SageAttention#291).
-  checkPinned(report, 'sage', d.sage);
+  if (d.sage?.repo !== undefined || d.sage?.commit !== undefined) checkPinned(report, 'sage', d.sage);
   // The arch values are checked against sm, so only when sm is sound.
   if (smOk && d.sage?.torchCudaArchList !== undefined) {
     const sageArchs = String(d.sage.torchCudaArchList).split(/[;\s]+/).filter(Boolean);

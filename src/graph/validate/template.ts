@@ -100,6 +100,9 @@ function checkPackages(d: TemplateDefinition, report: Report): void {
       checkExact(report, `pip.${n}`, v, `'${n}': '1.22.0'`, { pip: true });
     }
   }
+  if (d.cudaDevel !== undefined && typeof d.cudaDevel?.reason === 'string' && !d.cudaDevel.reason.trim()) {
+    report('cudaDevel.reason', 'is empty', 'say which node compiles CUDA code when its requirements install: the toolkit adds gigabytes to every pull');
+  }
   for (const [i, a] of (Array.isArray(d.allowConflicts) ? d.allowConflicts : []).entries()) {
     const f = `allowConflicts[${i}]`;
     if (typeof a?.package === 'string' && !DIST_NAME.test(a.package)) report(`${f}.package`, `${shown(a.package)} is not a Python distribution name`, 'copy the package name from the pip check line');

@@ -201,6 +201,37 @@ def build(src: str, name: str, env: dict, site: str, isolated: bool, wheel_dir: 
     return path
 
 
+def prebuilt_wheel(url: str, dest: str) -> str:
+    """What a download of a prebuilt kernel wheel leaves: the wheel upstream.json
+    describes for that exact URL (its dist, version and archs), as a real zip."""
+    entry = table.load().get("prebuilt_wheels", {}).get(url)
+    if entry is None:
+        raise BuildFailed(f"kiln stub: no prebuilt wheel for {url} in upstream.json prebuilt_wheels (add it, with its source)", "download")
+    rule = table.load()["kernel_builds"][entry["build"]]
+    version = os.path.basename(dest).split("-")[1]
+    codes = [("sass", a) for a in entry["archs"].split(";")]
+    info = json.dumps({"dist": rule["dist"], "version": version, "how": "prebuilt", "url": url,
+                       "gencode": [f"arch=compute_{n},code=sm_{n}" for _, n in codes]}, indent=1, sort_keys=True) + "\n"
+    pkg = rule["package"]
+    files: dict[str, bytes] = {}
+    exts: list[list[str]] = []
+    if entry["build"] == "sageattention":
+        for ext in rule["extensions"]:
+            files[f"{pkg['dir']}/{ext}{EXT_SUFFIX}"] = _extension(codes, info)
+            exts.append([ext, "package"])
+    else:
+        for ext in pkg["extensions_top"]:
+            files[f"{ext}{EXT_SUFFIX}"] = _extension(codes, info)
+            exts.append([ext, "top"])
+    files[f"{pkg['dir']}/__init__.py"] = table.render_standin("kernel/package_init.py", {
+        "version": version, "imports": pkg["imports"], "extensions": exts, "ext_suffix": EXT_SUFFIX, "exports": pkg["exports"],
+    }).encode()
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    with open(dest, "wb") as f:
+        f.write(dists.build_wheel_bytes(files, rule["dist"], version, rule.get("requires", []), {"kiln_build.json": info.encode()}))
+    return dest
+
+
 _BUILD_VARS = {"TORCH_CUDA_ARCH_LIST", "FLASH_ATTN_CUDA_ARCHS", "MAX_JOBS", "NVCC_THREADS", "NVCC_APPEND_FLAGS",
                "EXT_PARALLEL", "FLASH_ATTENTION_FORCE_BUILD", "CUDA_HOME", "FLASH_ATTN_LOCAL_VERSION"}
 

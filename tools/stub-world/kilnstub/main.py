@@ -12,6 +12,17 @@ def run() -> int:
     if tool == "pip":
         from kilnstub import pip
         return pip.main(args)
+    if tool == "wheel-download":
+        from kilnstub import kernels
+        try:
+            kernels.prebuilt_wheel(args[0], args[1])
+        except kernels.BuildFailed as e:
+            print(f"curl: (22) The requested URL returned error: 404 ({e})", file=sys.stderr)
+            return 22
+        return 0
+    if tool == "uv":
+        from kilnstub import uv
+        return uv.main(args)
     if tool == "git":
         from kilnstub import git
         return git.main(args)

@@ -242,6 +242,12 @@ class Pip:
         scripts = {s: dists.console_script(self.venv, s, pick.name, pick.version) for s in (entry or {}).get("scripts", [])}
         dists.write_dist(self.site, pick.name, pick.version, pick.requires,
                          dists.standin_files(pick.name, pick.version, entry, pick.build), scripts)
+        # Binaries a wheel ships as such (uv's Rust binary lands in the venv's bin/): a link to the shim.
+        for name, target in (entry or {}).get("bin_links", {}).items():
+            link = os.path.join(self.venv, "bin", name)
+            if os.path.lexists(link):
+                os.remove(link)
+            os.symlink(target, link)
 
     def _install_wheel(self, path: str) -> str:
         if not os.path.isfile(path):

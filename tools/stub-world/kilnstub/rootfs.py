@@ -153,6 +153,7 @@ def common(root: str, busybox: str, elf_cache: str) -> None:
     _copy(os.path.join(sh, "ldconfig"), os.path.join(root, "usr/sbin/ldconfig"), 0o755)
     _copy(os.path.join(sh, "lib.sh"), os.path.join(root, SHIM_DIR.lstrip("/"), "lib.sh"), 0o644)
     _copy(os.path.join(sh, "pip"), os.path.join(root, SHIM_DIR.lstrip("/"), "pip"), 0o755)
+    _copy(os.path.join(sh, "uv"), os.path.join(root, SHIM_DIR.lstrip("/"), "uv"), 0o755)
     for sub in ("kilnstub", "standins"):
         _copytree(os.path.join(HERE, sub), os.path.join(root, SHIM_DIR.lstrip("/"), sub), {"__pycache__", "rootfs.py"} if sub == "kilnstub" else {"__pycache__"})
     _copy(os.path.join(HERE, "upstream.json"), os.path.join(root, SHIM_DIR.lstrip("/"), "upstream.json"), 0o644)

@@ -68,12 +68,16 @@ shim_norm() {
 # shim_download URL FILE: what a download leaves. A GitHub release archive
 # (https://github.com/OWNER/REPO/releases/download/TAG/NAME.tar.gz or .tgz)
 # becomes a real gzip tar holding one executable named REPO (a stub that
-# prints its name and version), so `tar -xzf ARCHIVE REPO` works; anything
-# else becomes a one-line text file.
+# prints its name and version), so `tar -xzf ARCHIVE REPO` works; a .whl URL
+# upstream.json lists under prebuilt_wheels becomes that wheel (any other .whl
+# fails like a 404); anything else becomes a one-line text file.
 shim_download() {
   local url=$1 dest=$2 repo tag dir
   mkdir -p "$(dirname "$dest")"
-  if [[ $url =~ ^https://github\.com/[^/]+/([^/]+)/releases/download/([^/]+)/[^/]+\.(tar\.gz|tgz)$ ]]; then
+  if [[ $url == *.whl ]]; then
+    # A prebuilt kernel wheel: built from upstream.json prebuilt_wheels (a real zip with GPU code).
+    (kiln_stub wheel-download "$url" "$dest")
+  elif [[ $url =~ ^https://github\.com/[^/]+/([^/]+)/releases/download/([^/]+)/[^/]+\.(tar\.gz|tgz)$ ]]; then
     repo=${BASH_REMATCH[1]} tag=${BASH_REMATCH[2]}
     dir=$(mktemp -d)
     printf '#!/bin/sh\necho "%s %s (kiln stub)"\n' "$repo" "$tag" >"$dir/$repo"
