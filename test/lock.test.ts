@@ -252,3 +252,21 @@ test('lock on an unknown template, or a template whose definitions are broken, r
   t.regex(bad.stderr, /templates\/bad-demo\/template\.ts: template "bad-demo", field models\[0\]\.into: "diffusion_model" is not a ComfyUI model folder/);
   t.is(hub.srv.seen.length, 0, 'no request was made');
 });
+
+test('a lock left behind by a template that no longer has a Hugging Face or CivitAI model: --check names it, lock removes it', async (t) => {
+  const hub = await FakeHub.start(t);
+  const repo = tempRepo();
+  t.teardown(repo.cleanup);
+  addTemplate(repo.root, 'url-demo', `    { source: 'url', href: 'https://example.com/m.pth', into: 'upscale_models', file: 'm.pth', sha256: '${'a'.repeat(64)}' },`);
+  const stale = join(repo.root, 'templates/url-demo/models.lock.json');
+  writeFileSync(stale, JSON.stringify({ schema: 1, template: 'url-demo', models: {} }));
+  const check = await kiln(repo.root, ['lock', 'url-demo', '--check'], { HF_ENDPOINT: hub.endpoint });
+  t.is(check.exitCode, 1);
+  t.regex(check.stderr, /^templates\/url-demo\/models\.lock\.json: template "url-demo", there is a lock, but template\.ts has no Hugging Face or CivitAI model to lock$/m);
+  t.true(existsSync(stale), '--check writes nothing');
+  const r = await kiln(repo.root, ['lock', 'url-demo'], { HF_ENDPOINT: hub.endpoint });
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /removed templates\/url-demo\/models\.lock\.json/);
+  t.false(existsSync(stale));
+  t.is(hub.srv.seen.length, 0, 'a url() model needs no API');
+});

@@ -63,7 +63,7 @@ export const lock: Command = {
       if (text === before) continue;
       if (values.check) {
         const old = before === null ? null : readLock(before).lock;
-        const lines = result ? lockDrift(old, result.lock, result.labels) : ['the lock has entries, but template.ts has no Hugging Face or CivitAI model'];
+        const lines = result ? lockDrift(old, result.lock, result.labels) : ['there is a lock, but template.ts has no Hugging Face or CivitAI model to lock'];
         // Same entries, other text (an edited or reformatted file): still not what `kiln lock` writes.
         if (lines.length === 0) lines.push(before === null ? 'no lock file yet' : 'the file differs from what `kiln lock` writes (edited by hand?)');
         for (const l of lines) io.err(`${path}: template "${t.def.name}", ${l}`);
