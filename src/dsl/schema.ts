@@ -12,23 +12,20 @@ import {
   LAYER_KIND_NAMES,
   type AllowedConflict,
   type BaseOptions,
-  type CivitaiModel,
   type CompileBudget,
   type CustomNode,
   type Features,
   type FlashPins,
   type GpuOptions,
-  type HfModel,
-  type HfRepoModel,
   type LayerTuning,
   type LlamaPins,
+  type ModelSource,
   type PinnedRepo,
   type Port,
   type ReleasePin,
   type SagePins,
   type TemplateOptions,
   type TorchPins,
-  type UrlModel,
   type UserModel,
 } from './types.ts';
 
@@ -143,13 +140,16 @@ export const TEMPLATE_SHAPE: ShapeOf<TemplateOptions> = {
   allowConflicts: { optional: true, each: { package: { example: "'mediapipe'" }, requirement: { example: "'numpy<2'" }, reason: { example: "'why the image still works'" } } satisfies ShapeOf<AllowedConflict> },
 };
 
+/** The options object each model helper takes, by the source it makes. */
+interface HelperOptions {
+  readonly hf: HfOptions;
+  readonly civitai: CivitaiOptions;
+  readonly url: UrlOptions;
+  readonly 'hf-repo': HfRepoOptions;
+}
+
 /** Options of the model helpers (`hf(repo, file, options)`, ...), by the source they make. */
-export const MODEL_OPTIONS: {
-  readonly hf: ShapeOf<HfOptions>;
-  readonly civitai: ShapeOf<CivitaiOptions>;
-  readonly url: ShapeOf<UrlOptions>;
-  readonly 'hf-repo': ShapeOf<HfRepoOptions>;
-} = {
+export const MODEL_OPTIONS: { readonly [S in keyof HelperOptions]: ShapeOf<HelperOptions[S]> } = {
   hf: { into: { example: "'checkpoints'" }, as: opt, sha256: opt, bytes: opt, revision: opt },
   civitai: { into: { example: "'loras'" }, as: opt, sha256: opt, bytes: opt },
   url: { into: { example: "'vae'" }, file: { example: "'name.safetensors'" }, sha256: opt, bytes: opt },
@@ -157,12 +157,7 @@ export const MODEL_OPTIONS: {
 };
 
 /** Models written as object literals instead of with a helper. */
-export const MODEL_SHAPES: {
-  readonly hf: ShapeOf<HfModel>;
-  readonly civitai: ShapeOf<CivitaiModel>;
-  readonly url: ShapeOf<UrlModel>;
-  readonly 'hf-repo': ShapeOf<HfRepoModel>;
-} = {
+export const MODEL_SHAPES: { readonly [S in ModelSource['source']]: ShapeOf<Extract<ModelSource, { source: S }>> } = {
   hf: { source: {}, repo: {}, file: {}, ...MODEL_OPTIONS.hf },
   civitai: { source: {}, versionId: {}, ...MODEL_OPTIONS.civitai },
   url: { source: {}, href: {}, ...MODEL_OPTIONS.url },
