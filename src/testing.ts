@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FileDigest, Project, TemplateSource, WorkflowFile } from './dsl/load.ts';
+import { lockSource, type FileDigest, type Project, type TemplateSource, type WorkflowFile } from './dsl/load.ts';
 import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './dsl/types.ts';
 import { synth } from './emit/synth.ts';
 import { resolveGraph } from './graph/resolve.ts';
@@ -17,6 +17,8 @@ export interface TestProjectOptions {
   readonly templates: readonly TemplateDefinition[];
   /** Workflow files per template name (make them with workflowFile(path, text)). @default none */
   readonly workflows?: Readonly<Record<string, readonly WorkflowFile[]>>;
+  /** models.lock.json text per template name. @default none */
+  readonly locks?: Readonly<Record<string, string>>;
   /** Runtime scripts digests. @default one fake start.sh */
   readonly runtime?: readonly FileDigest[];
 }
@@ -33,6 +35,7 @@ export const Testing = {
           file: `templates/${t.name}/template.ts`,
           folder: t.name,
           workflows: o.workflows?.[t.name] ?? [],
+          lock: o.locks?.[t.name] !== undefined ? lockSource(`templates/${t.name}/models.lock.json`, o.locks[t.name]!) : null,
         }),
       ),
       runtime: o.runtime ?? [{ path: 'start.sh', sha256: '0'.repeat(64) }],

@@ -11,6 +11,7 @@ scripts/fetch_models.py is the entry point start.sh calls; the seams:
   auth       which host a token may go to, and redirects
   net        opening URLs, classifying HTTP errors, retries
   civitai    CivitAI version lookup
+  hfrepo     whole Hugging Face repos (HF_MODELS repo form) -> one model per file
   integrity  sha256, the verified-file cache, what a model file may not look like
   partfiles  where a partial, its sidecar and its lock live; the lock
   segments   the byte ranges of one partial file, persisted next to it

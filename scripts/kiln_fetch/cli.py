@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from . import disk, settings, sources
+from . import disk, hfrepo, settings, sources
 from .civitai import Resolver
 from .config import Config
 from .integrity import VerifiedCache
@@ -34,7 +34,7 @@ def parse_args(argv: list[str], env: dict[str, str]) -> argparse.Namespace:
     p.add_argument("--models-dir", required=True, help="ComfyUI models root")
     settings.add_arguments(p)
     p.add_argument("--no-env", action="store_true", help="ignore HF_MODELS, CIVITAI_MODELS, MODEL_URLS")
-    for var, (dest, _, _) in sources.FORMS.items():
+    for var, (dest, _) in sources.VARIABLES.items():
         p.add_argument(f"--{dest}", action="append", default=[], metavar="SPEC", help=f"an entry as in {var}")
     p.add_argument("--report", help="write a JSON report (status of every model) here")
     p.add_argument("--debug", action="store_true", default=(env.get("DEBUG_MODE") or "").lower() == "true")
@@ -49,7 +49,7 @@ def collect(args: argparse.Namespace, env: dict[str, str]) -> tuple[list[Item], 
         items, bad = load_manifest(manifest)
     else:
         log(f"no manifest at {manifest}; only extra models from the environment")
-    flags = {dest: getattr(args, dest) for dest, _, _ in sources.FORMS.values()}
+    flags = {dest: getattr(args, dest) for dest, _ in sources.VARIABLES.values()}
     extra, extra_bad = sources.collect_env(flags, env, use_env=not args.no_env)
     return items + extra, bad + extra_bad
 
@@ -127,6 +127,13 @@ def main(argv: list[str]) -> int:
         f"file, {cfg.connections} in all")
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+        # 0. Whole Hugging Face repos -> one item per file (a repo that cannot be listed stays, failed).
+        repos = [it for it in items if it.source == "hf-repo"]
+        if repos:
+            files = dict(zip(map(id, repos), pool.map(lambda it: hfrepo.expand(cfg.net, it), repos)))
+            items = [f for it in items for f in (files[id(it)] if it.source == "hf-repo" else [it])]
+            items = dedupe(items)
+
         # 1. CivitAI versions -> file name, URL, sha256, size.
         civ = [it for it in items if it.source == "civitai"]
         if civ:

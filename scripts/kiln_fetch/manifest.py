@@ -14,10 +14,25 @@ SHA_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
 
 
+@dataclasses.dataclass(frozen=True)
+class RepoSpec:
+    """A whole Hugging Face repo (the HF_MODELS repo form), expanded to its files at run time."""
+
+    repo: str  # owner/name
+    revision: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    endpoint: str
+
+    @property
+    def name(self) -> str:
+        return self.repo.rsplit("/", 1)[-1]
+
+
 @dataclasses.dataclass
 class Item:
     id: str
-    source: str  # hf | civitai | url
+    source: str  # hf | civitai | url | hf-repo
     into: str
     file: str | None
     url: str | None
@@ -26,6 +41,7 @@ class Item:
     auth: str | None  # name of the env variable holding the token
     origin: str  # "manifest" or the env variable it came from
     version_id: int | None = None
+    repo: RepoSpec | None = None  # source "hf-repo": expanded into one "hf" item per file
     bytes_exact: bool = True  # False for CivitAI sizeKB estimates
     # results
     status: str = "pending"
@@ -36,6 +52,8 @@ class Item:
 
     @property
     def rel(self) -> str:
+        if self.repo:
+            return f"{self.into}/{self.repo.name}/*"
         if not self.file and self.version_id:
             return f"{self.into or '?'}/<civitai version {self.version_id}>"
         return f"{self.into}/{self.file or '?'}"

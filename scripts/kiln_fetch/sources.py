@@ -1,19 +1,21 @@
 """Extra models named in the environment: one parser per form.
 
-Every form is `[<folder>[/<name>]:]<rest>[#sha256=<64 hex>]`; FORMS maps an
-environment variable (and its flag) to the parser of its <rest>. A new form
-(e.g. a whole Hugging Face repo) is one more parser and one more FORMS row.
+Every form is `[<folder>[/<name>]:]<rest>[#sha256=<64 hex>]`; FORMS lists,
+per environment variable (and its flag), the forms its entries may take: the
+first whose shape matches an entry's <rest> parses it. A new form is one
+more parser and one more FORMS row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import urllib.parse
-from typing import Callable
+from typing import Callable, Pattern
 
 from . import auth
 from .errors import SpecError
-from .manifest import Invalid, Item, check_file, check_into, file_of_url
+from .manifest import Invalid, Item, RepoSpec, check_file, check_into, file_of_url
 
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 
@@ -57,6 +59,10 @@ def split_dest_and_sha(entry: str, where: str) -> tuple[str | None, str | None, 
     return into, file, entry, sha
 
 
+def hf_endpoint(env: dict[str, str]) -> str:
+    return (env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/")
+
+
 def parse_hf(entry: str, env: dict[str, str]) -> Item:
     where = f"HF_MODELS entry {entry!r}"
     into, file, rest, sha = split_dest_and_sha(entry, where)
@@ -64,13 +70,56 @@ def parse_hf(entry: str, env: dict[str, str]) -> Item:
         raise SpecError(f"{where}: name the folder, e.g. loras:owner/repo/file.safetensors")
     m = re.match(r"^([^/@\s]+)/([^/@\s]+?)(?:@([^/\s]+))?/(.+)$", rest)
     if not m:
-        raise SpecError(f"{where}: expected <folder>:<owner>/<repo>[@<revision>]/<path/in/repo>")
+        raise SpecError(f"{where}: expected <folder>:<owner>/<repo>[@<revision>]/<path/in/repo> (one file), "
+                        "or <folder>:<owner>/<repo>[@<revision>][include=<globs>;exclude=<globs>] (a whole repo)")
     owner, repo, rev, path = m.group(1), m.group(2), m.group(3) or "main", m.group(4)
-    endpoint = (env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/")
+    endpoint = hf_endpoint(env)
     url = f"{endpoint}/{owner}/{repo}/resolve/{urllib.parse.quote(rev, safe='')}/{urllib.parse.quote(path)}"
     file = file or check_file(path.rsplit("/", 1)[-1], where)
     return Item(id=f"{owner}/{repo}/{path}", source="hf", into=into, file=file, url=url, sha256=sha,
                 bytes=None, auth="HF_TOKEN", origin="HF_MODELS")
+
+
+# <owner>/<repo>[@<revision>][<filters>]: the brackets (empty for every file) mark a whole repo.
+HF_REPO_RE = re.compile(r"^([^/@\s\[\]]+)/([^/@\s\[\]]+?)(?:@([^/\s\[\]]+))?\[([^\[\]]*)\]$")
+
+
+def parse_filters(text: str, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """'include=a,b;exclude=c' -> (("a", "b"), ("c",)); "" selects every file."""
+    found: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if key not in ("include", "exclude") or not eq:
+            raise SpecError(f"{where}: {part!r} is not include=<globs> or exclude=<globs>")
+        if key in found:
+            raise SpecError(f"{where}: {key}= is given twice (list its globs once, separated by commas)")
+        globs = tuple(g.strip() for g in value.split(","))
+        if not all(globs) or any(g.startswith("/") for g in globs):
+            raise SpecError(f"{where}: {key}= needs globs of repo paths separated by commas, e.g. {key}=*.safetensors,vae/")
+        found[key] = globs
+    return found.get("include", ()), found.get("exclude", ())
+
+
+def parse_hf_repo(entry: str, env: dict[str, str]) -> Item:
+    where = f"HF_MODELS entry {entry!r}"
+    into, file, rest, sha = split_dest_and_sha(entry, where)
+    if sha:
+        raise SpecError(f"{where}: a whole repo has no single #sha256; each file is verified by the sha256 the Hub lists")
+    if file:
+        raise SpecError(f"{where}: a whole repo lands in <folder>/<repo name>/...; name a folder, not a file")
+    if not into:
+        raise SpecError(f"{where}: name the folder, e.g. diffusion_models:owner/repo[include=*.safetensors]")
+    m = HF_REPO_RE.match(rest)
+    assert m is not None  # FORMS matched it
+    owner, repo, rev = m.group(1), m.group(2), m.group(3) or "main"
+    check_into(repo, where)  # the repo name becomes a folder
+    include, exclude = parse_filters(m.group(4), where)
+    spec = RepoSpec(repo=f"{owner}/{repo}", revision=rev, include=include, exclude=exclude, endpoint=hf_endpoint(env))
+    return Item(id=f"{owner}/{repo}@{rev}[{m.group(4)}]", source="hf-repo", into=into, file=None, url=None, sha256=None,
+                bytes=None, auth="HF_TOKEN", origin="HF_MODELS", repo=spec)
 
 
 def parse_civitai(entry: str, env: dict[str, str]) -> Item:
@@ -93,22 +142,45 @@ def parse_url(entry: str, env: dict[str, str]) -> Item:
                 auth=auth.service_of(rest, env), origin="MODEL_URLS")
 
 
-# env variable -> (flag dest, parser, entries split at any comma)
-FORMS: dict[str, tuple[str, Callable[[str, dict[str, str]], Item], bool]] = {
-    "HF_MODELS": ("hf", parse_hf, False),
-    "CIVITAI_MODELS": ("civitai", parse_civitai, True),
-    "MODEL_URLS": ("url", parse_url, False),
-}
+@dataclasses.dataclass(frozen=True)
+class Form:
+    var: str  # environment variable
+    dest: str  # its flag (--hf)
+    any_comma: bool  # entries split at any comma
+    shape: Pattern[str] | None  # the <rest> (after <folder>:, before #sha256=) this form takes; None: any
+    parse: Callable[[str, dict[str, str]], Item]
+
+
+# Per variable, in the order they are tried.
+FORMS: tuple[Form, ...] = (
+    Form("HF_MODELS", "hf", False, HF_REPO_RE, parse_hf_repo),
+    Form("HF_MODELS", "hf", False, None, parse_hf),
+    Form("CIVITAI_MODELS", "civitai", True, None, parse_civitai),
+    Form("MODEL_URLS", "url", False, None, parse_url),
+)
+VARIABLES: dict[str, tuple[str, bool]] = {f.var: (f.dest, f.any_comma) for f in FORMS}  # var -> (flag dest, any comma)
+
+
+def _rest(entry: str) -> str:
+    """An entry without its <folder>: and #sha256= parts (to pick its form)."""
+    entry = _SHA_SUFFIX_RE.sub("", entry)
+    m = re.match(r"^([^:\s]+):(?!//)(.+)$", entry)
+    return m.group(2) if m and m.group(1).lower() not in ("http", "https") else entry
+
+
+def parse_entry(var: str, entry: str, env: dict[str, str]) -> Item:
+    form = next(f for f in FORMS if f.var == var and (f.shape is None or f.shape.match(_rest(entry))))
+    return form.parse(entry, env)
 
 
 def collect_env(flags: dict[str, list[str]], env: dict[str, str], use_env: bool) -> tuple[list[Item], list[Invalid]]:
     items: list[Item] = []
     bad: list[Invalid] = []
-    for var, (dest, parse, any_comma) in FORMS.items():
+    for var, (dest, any_comma) in VARIABLES.items():
         entries = list(flags.get(dest) or []) + (split_entries(env.get(var, ""), any_comma) if use_env else [])
         for entry in entries:
             try:
-                items.append(parse(entry, env))
+                items.append(parse_entry(var, entry, env))
             except SpecError as e:
                 bad.append(Invalid(var, str(e)))
     return items, bad

@@ -6,6 +6,7 @@ import { bake } from './bake.ts';
 import { check } from './check.ts';
 import type { Command, CommandIO } from './command.ts';
 import { generate } from './generate.ts';
+import { lock } from './lock.ts';
 import { matrix } from './matrix.ts';
 import { scaffold } from './new.ts';
 import { plan } from './plan.ts';
@@ -13,7 +14,7 @@ import { findProjectRoot } from './project.ts';
 import { runpod } from './runpod.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, bake, check, plan, matrix, tags, runpod, scaffold];
+const COMMANDS: readonly Command[] = [generate, lock, bake, check, plan, matrix, tags, runpod, scaffold];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');

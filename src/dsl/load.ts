@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KilnError } from '../errors.ts';
+import { LOCK_FILE, readLock, type LockRead } from './lock.ts';
 import type { BaseDefinition, GpuDefinition, TemplateDefinition } from './types.ts';
 import { readWorkflow, type Workflow } from './workflows.ts';
 
@@ -34,6 +35,19 @@ export interface TemplateSource extends Located<TemplateDefinition> {
   readonly folder: string;
   /** templates/<folder>/workflows/*.json, sorted. Empty when there is none. */
   readonly workflows: readonly WorkflowFile[];
+  /** templates/<folder>/models.lock.json (written by `kiln lock`), read; null when there is none. */
+  readonly lock: LockSource | null;
+}
+
+/** A template's lock file and what was read from it. */
+export interface LockSource extends LockRead {
+  /** Repo-relative path, for messages. */
+  readonly file: string;
+}
+
+/** A lock file from its text (tests, tools). */
+export function lockSource(file: string, text: string): LockSource {
+  return { file, ...readLock(text) };
 }
 
 /** Everything the graph is resolved from. */
@@ -82,7 +96,9 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     const workflows = digestDir(wfDir, (path) => !path.includes('/') && path.endsWith('.json')).map(
       (f): WorkflowFile => ({ ...f, workflow: readWorkflow(readFileSync(join(wfDir, f.path), 'utf8')) }),
     );
-    templates.push({ def: value as TemplateDefinition, file, folder, workflows });
+    const lockFile = join('templates', folder, LOCK_FILE);
+    const lock = existsSync(join(root, lockFile)) ? lockSource(lockFile, readFileSync(join(root, lockFile), 'utf8')) : null;
+    templates.push({ def: value as TemplateDefinition, file, folder, workflows, lock });
   }
   return { root, bases, gpus, templates, runtime: digestDir(join(root, 'scripts')) };
 }

@@ -1,5 +1,5 @@
 import { withOptions } from './schema.ts';
-import type { CivitaiModel, HfModel, ModelFolder, UrlModel } from './types.ts';
+import type { CivitaiModel, HfModel, HfRepoModel, ModelFolder, UrlModel } from './types.ts';
 
 export interface HfOptions {
   readonly into: ModelFolder;
@@ -7,7 +7,7 @@ export interface HfOptions {
   readonly as?: string;
   readonly sha256?: string;
   readonly bytes?: number;
-  /** HF repo commit. @default "main" */
+  /** HF repo commit. @default "main" (pinned by `kiln lock` when there is no sha256) */
   readonly revision?: string;
 }
 
@@ -38,4 +38,23 @@ export interface UrlOptions {
 /** A plain https download. */
 export function url(href: string, options: UrlOptions): UrlModel {
   return withOptions({ source: 'url', href, ...options }, options);
+}
+
+export interface HfRepoOptions {
+  readonly into: ModelFolder;
+  /** HF repo commit. @default "main" (pinned by `kiln lock`) */
+  readonly revision?: string;
+  /** Globs of repo paths to fetch (`*` crosses "/"; "dir/" is everything below dir). @default every file */
+  readonly include?: readonly string[];
+  /** Globs of repo paths to leave out. @default none */
+  readonly exclude?: readonly string[];
+}
+
+/**
+ * A whole Hugging Face repo, or the files the globs select: `kiln lock` lists
+ * them (path, sha256, size at a commit) and each lands at
+ * `<into>/<repo name>/<path in the repo>`.
+ */
+export function hfRepo(repo: string, options: HfRepoOptions): HfRepoModel {
+  return withOptions({ source: 'hf-repo', repo, ...options }, options);
 }

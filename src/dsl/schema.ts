@@ -6,21 +6,20 @@
  * interface and nothing else, so a new option (say `pip` on templates) is
  * one line here next to its type.
  */
-import type { CivitaiOptions, HfOptions, UrlOptions } from './models.ts';
+import type { CivitaiOptions, HfOptions, HfRepoOptions, UrlOptions } from './models.ts';
 import type { NodeOptions } from './nodes.ts';
 import {
   LAYER_KIND_NAMES,
   type AllowedConflict,
   type BaseOptions,
-  type CivitaiModel,
   type CompileBudget,
   type CustomNode,
   type Features,
   type FlashPins,
   type GpuOptions,
-  type HfModel,
   type LayerTuning,
   type LlamaPins,
+  type ModelSource,
   type PinnedRepo,
   type PrebuiltWheel,
   type Port,
@@ -28,7 +27,7 @@ import {
   type SagePins,
   type TemplateOptions,
   type TorchPins,
-  type UrlModel,
+  type UserModel,
 } from './types.ts';
 
 export interface Field {
@@ -127,6 +126,14 @@ export const TEMPLATE_SHAPE: ShapeOf<TemplateOptions> = {
   disk: { optional: true, keys: { containerGb: { example: '40' }, volumeGb: { example: '100' } } },
   layers: LAYERS,
   allowUnpinnedModels: opt,
+  userModels: {
+    optional: true,
+    each: {
+      into: { example: "'loras'" },
+      file: { example: "'my_style.safetensors' (the name the workflow loads)" },
+      why: { example: "'the user uploads their own LoRA'" },
+    } satisfies ShapeOf<UserModel>,
+  },
   apt: opt,
   // Package names are the keys: checked by validate/template.ts, not walked here.
   pip: opt,
@@ -134,18 +141,28 @@ export const TEMPLATE_SHAPE: ShapeOf<TemplateOptions> = {
   allowConflicts: { optional: true, each: { package: { example: "'mediapipe'" }, requirement: { example: "'numpy<2'" }, reason: { example: "'why the image still works'" } } satisfies ShapeOf<AllowedConflict> },
 };
 
-/** Options of the model helpers (`hf(repo, file, options)`, ...). */
-export const MODEL_OPTIONS: { readonly hf: ShapeOf<HfOptions>; readonly civitai: ShapeOf<CivitaiOptions>; readonly url: ShapeOf<UrlOptions> } = {
+/** The options object each model helper takes, by the source it makes. */
+interface HelperOptions {
+  readonly hf: HfOptions;
+  readonly civitai: CivitaiOptions;
+  readonly url: UrlOptions;
+  readonly 'hf-repo': HfRepoOptions;
+}
+
+/** Options of the model helpers (`hf(repo, file, options)`, ...), by the source they make. */
+export const MODEL_OPTIONS: { readonly [S in keyof HelperOptions]: ShapeOf<HelperOptions[S]> } = {
   hf: { into: { example: "'checkpoints'" }, as: opt, sha256: opt, bytes: opt, revision: opt },
   civitai: { into: { example: "'loras'" }, as: opt, sha256: opt, bytes: opt },
   url: { into: { example: "'vae'" }, file: { example: "'name.safetensors'" }, sha256: opt, bytes: opt },
+  'hf-repo': { into: { example: "'diffusion_models'" }, revision: opt, include: opt, exclude: opt },
 };
 
 /** Models written as object literals instead of with a helper. */
-export const MODEL_SHAPES: { readonly hf: ShapeOf<HfModel>; readonly civitai: ShapeOf<CivitaiModel>; readonly url: ShapeOf<UrlModel> } = {
+export const MODEL_SHAPES: { readonly [S in ModelSource['source']]: ShapeOf<Extract<ModelSource, { source: S }>> } = {
   hf: { source: {}, repo: {}, file: {}, ...MODEL_OPTIONS.hf },
   civitai: { source: {}, versionId: {}, ...MODEL_OPTIONS.civitai },
   url: { source: {}, href: {}, ...MODEL_OPTIONS.url },
+  'hf-repo': { source: {}, repo: {}, ...MODEL_OPTIONS['hf-repo'] },
 };
 
 export const NODE_OPTIONS: ShapeOf<NodeOptions> = { name: opt, requirements: opt };

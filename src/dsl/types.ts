@@ -277,7 +277,43 @@ export interface UrlModel {
   readonly bytes?: number;
 }
 
-export type ModelSource = HfModel | CivitaiModel | UrlModel;
+/**
+ * A whole Hugging Face repo (or the part of it the globs select), expanded to
+ * its files by `kiln lock` (templates/<t>/models.lock.json): each file lands
+ * at `<into>/<repo name>/<path in the repo>` and is verified by its sha256.
+ */
+export interface HfRepoModel {
+  readonly source: 'hf-repo';
+  /** "owner/name". */
+  readonly repo: string;
+  readonly into: ModelFolder;
+  /** Commit SHA of the repo. @default "main" (the lock pins the commit it found) */
+  readonly revision?: string;
+  /**
+   * Globs of repo paths to fetch, as huggingface_hub's allow_patterns: `*`
+   * also crosses "/", a pattern ending in "/" means everything below it.
+   * @default every file
+   */
+  readonly include?: readonly string[];
+  /** Globs of repo paths to leave out (same syntax). @default none */
+  readonly exclude?: readonly string[];
+}
+
+export type ModelSource = HfModel | CivitaiModel | UrlModel | HfRepoModel;
+
+/**
+ * A model file the template's workflows load that the image does not fetch:
+ * the user brings it (uploads it, or sets HF_MODELS / CIVITAI_MODELS /
+ * MODEL_URLS on the pod).
+ */
+export interface UserModel {
+  /** The ComfyUI model folder the workflow loads it from. */
+  readonly into: ModelFolder;
+  /** Its name as the workflow writes it (may include subfolders: "sdxl/my_lora.safetensors"). */
+  readonly file: string;
+  /** Why the image does not ship it (a license, a user's own LoRA, ...). */
+  readonly why: string;
+}
 
 export interface CustomNode extends PinnedRepo {
   /** Folder name under custom_nodes. @default repository name */
@@ -329,6 +365,11 @@ export interface TemplateOptions {
   readonly layers?: LayerOverrides;
   /** Explicit opt-in for model sources that are neither sha256- nor commit-pinned. */
   readonly allowUnpinnedModels?: boolean;
+  /**
+   * Model files the workflows load that no model of the template provides,
+   * each with the reason: the workflow check (kiln generate) accepts them.
+   */
+  readonly userModels?: readonly UserModel[];
   /**
    * Extra apt packages this template's nodes need at run time (installed in
    * the template image, above base-<gpu>).

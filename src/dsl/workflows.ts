@@ -13,15 +13,23 @@
  *   template's workflows/ (src/graph/validate/workflows.ts).
  *
  * Both yield the nodes with their literal values (widget values, or the
- * non-link inputs), which is what a check of model names needs.
+ * non-link inputs), which is what a check of model names needs. UI-format
+ * nodes inside subgraphs (`definitions.subgraphs[].nodes`, the frontend's
+ * zGraphDefinitions) are read too, with the subgraph they are in.
  */
 
 export interface WorkflowNode {
   readonly id: string;
   /** Node class, e.g. "CheckpointLoaderSimple". */
   readonly type: string;
-  /** UI: widgets_values; API: inputs that are not links. */
+  /** UI: widgets_values (in widget order); API: inputs that are not links. */
   readonly values: readonly unknown[];
+  /** API: the inputs that are not links, by name. UI: widgets_values when the node saved them as an object. */
+  readonly named: Readonly<Record<string, unknown>>;
+  /** Inputs whose value comes from a link (UI: widgets converted to inputs and connected), so no literal value counts. */
+  readonly linked: readonly string[];
+  /** The subgraph the node is in (its name), when it is not at the top of the workflow. */
+  readonly subgraph?: string;
 }
 
 export interface WorkflowIssue {
@@ -61,12 +69,13 @@ export function readWorkflow(text: string): Workflow {
     return { format: 'invalid', nodes: [], issues: [{ where: '(JSON)', problem: `is not valid JSON: ${jsonError(text, err as Error)}` }] };
   }
   if (isApiWorkflow(doc)) {
-    const nodes = Object.entries(doc as Record<string, { class_type: string; inputs: Json }>).map(([id, n]) => ({
-      id,
-      type: n.class_type,
-      // A link is [source node id, output slot]; everything else is a value.
-      values: Object.values(n.inputs).filter((v) => !(Array.isArray(v) && v.length === 2 && isNodeId(v[0]) && typeof v[1] === 'number')),
-    }));
+    // A link is [source node id, output slot]; everything else is a value.
+    const isLink = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && isNodeId(v[0]) && typeof v[1] === 'number';
+    const nodes = Object.entries(doc as Record<string, { class_type: string; inputs: Json }>).map(([id, n]): WorkflowNode => {
+      const inputs = Object.entries(n.inputs);
+      const named = Object.fromEntries(inputs.filter(([, v]) => !isLink(v)));
+      return { id, type: n.class_type, values: Object.values(named), named, linked: inputs.filter(([, v]) => isLink(v)).map(([k]) => k) };
+    });
     return { format: 'api', nodes, issues: [] };
   }
   if (!isObject(doc) || !Array.isArray(doc.nodes)) {
@@ -103,7 +112,18 @@ function readUi(doc: Json): Workflow {
     }
     const w = n.widgets_values;
     if (w !== undefined && !Array.isArray(w) && !isObject(w)) issue(`${at}.widgets_values`, 'must be a list (or an object)');
-    if (isNodeId(n.id) && typeof n.type === 'string') nodes.push({ id: String(n.id), type: n.type, values: Array.isArray(w) ? w : isObject(w) ? Object.values(w) : [] });
+    const node = uiNode(n);
+    if (node) nodes.push(node);
+  }
+  // Nodes inside subgraph definitions: read for their values only (the frontend validates these itself).
+  const defs = isObject(doc.definitions) && Array.isArray(doc.definitions.subgraphs) ? doc.definitions.subgraphs : [];
+  for (const sg of defs) {
+    if (!isObject(sg) || !Array.isArray(sg.nodes)) continue;
+    const name = typeof sg.name === 'string' && sg.name ? sg.name : typeof sg.id === 'string' ? sg.id : '(unnamed)';
+    for (const n of sg.nodes) {
+      const node = isObject(n) ? uiNode(n) : null;
+      if (node) nodes.push({ ...node, subgraph: name });
+    }
   }
 
   if (typeof doc.version !== 'number') issue('version', 'must be a number (0.4, or 1)');
@@ -130,6 +150,17 @@ function readUi(doc: Json): Workflow {
     for (const end of [origin, target]) if (!ids.has(String(end))) issue(where, `connects node ${JSON.stringify(end)}, which is not in nodes`);
   }
   return { format: 'ui', nodes, issues };
+}
+
+/** A UI-format node's id, type and literal widget values; null without an id and a type. */
+function uiNode(n: Json): WorkflowNode | null {
+  if (!isNodeId(n.id) || typeof n.type !== 'string') return null;
+  const w = n.widgets_values;
+  // A widget converted to an input carries `widget: { name }`; with a link, the link gives its value.
+  const linked = (Array.isArray(n.inputs) ? n.inputs : [])
+    .filter((s): s is Json => isObject(s) && isObject(s.widget) && typeof s.widget.name === 'string' && s.link !== null && s.link !== undefined)
+    .map((s) => (s.widget as Json).name as string);
+  return { id: String(n.id), type: n.type, values: Array.isArray(w) ? w : isObject(w) ? Object.values(w) : [], named: isObject(w) ? w : {}, linked };
 }
 
 /** JSON.parse's message, with a line and column where it gives a position (V8 does for some errors). */

@@ -216,7 +216,7 @@ export function resolveGraph(project: Project): BuildGraph {
     }
   }
 
-  const files = project.templates.map((t) => templateFiles(t.def));
+  const files = project.templates.map((t) => templateFiles(t.def, t.lock?.lock));
   const featureMap: Record<string, FeatureName[]> = {};
   const { ssh, ...always } = SERVICE_PORTS;
   const servicePorts: number[] = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : [])];

@@ -15,13 +15,24 @@ import { checkBase } from './validate/base.ts';
 import { checkCudaImages } from './validate/cuda.ts';
 import { checkGpu } from './validate/gpu.ts';
 import { label, reporter } from './validate/report.ts';
+import { checkLockFile } from './validate/lock.ts';
 import { checkTemplate } from './validate/template.ts';
+import { checkWorkflowModels } from './validate/workflow-models.ts';
 import { checkWorkflows } from './validate/workflows.ts';
 
 export { smToArch } from './validate/gpu.ts';
 
+export interface ValidateOptions {
+  /**
+   * Validation for `kiln lock`, which writes the locks: the lock files, the
+   * pins they provide and the workflow check (it needs the locked file
+   * names) are left out. @default false
+   */
+  readonly forLock?: boolean;
+}
+
 /** Throws ValidationError listing every problem; returns quietly when the project is sound. */
-export function validateProject(project: Project): void {
+export function validateProject(project: Project, options: ValidateOptions = {}): void {
   const problems: DefinitionProblem[] = [];
   if (project.bases.length !== 1) {
     problems.push({
@@ -45,8 +56,12 @@ export function validateProject(project: Project): void {
   }
   const templateNames = new Map<string, string>();
   for (const t of project.templates) {
-    checkTemplate(t, gpus, problems);
+    checkTemplate(t, gpus, problems, options);
     checkWorkflows(t, problems);
+    if (!options.forLock) {
+      checkLockFile(t, problems);
+      checkWorkflowModels(t, problems);
+    }
     const prev = templateNames.get(t.def.name);
     if (prev) {
       reporter(problems, t.file, label('template', t.def))('name', `the name is also used by ${prev}`, 'rename one of the templates');

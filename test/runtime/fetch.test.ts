@@ -231,7 +231,7 @@ test('a bad entry or setting is reported and skipped; everything else, the manif
   t.deepEqual(srv.stats('/dl').requests, 1);
   t.true(srv.seen.some((l) => l.startsWith('GET /dl?ids=1,2,3 ')), 'the query string reached the server whole');
   const out = r.all ?? '';
-  t.regex(out, /HF_MODELS entry 'loras:owner\/repo': expected <folder>:<owner>\/<repo>\[@<revision>\]\/<path\/in\/repo>; skipped/);
+  t.regex(out, /HF_MODELS entry 'loras:owner\/repo': expected <folder>:<owner>\/<repo>\[@<revision>\]\/<path\/in\/repo> \(one file\), or <folder>:<owner>\/<repo>\[@<revision>\]\[include=<globs>;exclude=<globs>\] \(a whole repo\); skipped/);
   t.regex(out, /MODEL_URLS entry .*#sha256= needs exactly 64 hex digits \(got 63 characters\); skipped/);
   t.regex(out, /CIVITAI_MODELS entry 'loras:abc'/);
   t.regex(out, /model 'broken': url must be an http\(s\) URL; skipped/);

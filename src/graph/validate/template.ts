@@ -8,14 +8,19 @@ import { NAME_PATTERN, reservedName } from '../names.ts';
 import { checkAptList } from './base.ts';
 import { checkEnv, checkPorts } from './env.ts';
 import { checkPinned } from './gpu.ts';
-import { checkModels } from './models.ts';
+import { checkModels, checkUserModels } from './models.ts';
 import { given, label, reporter, shown, type Report } from './report.ts';
 import { checkHelperItem, checkShape } from './strict.ts';
 import { checkExact } from './versions.ts';
 
 const ATTENTION = ['sage', 'flash', 'pytorch'] as const;
 
-export function checkTemplate(t: TemplateSource, gpus: ReadonlyMap<string, Located<GpuDefinition>>, out: DefinitionProblem[]): void {
+export interface TemplateCheckOptions {
+  /** Validation for `kiln lock`: pins that the lock provides are not required yet. @default false */
+  readonly forLock?: boolean;
+}
+
+export function checkTemplate(t: TemplateSource, gpus: ReadonlyMap<string, Located<GpuDefinition>>, out: DefinitionProblem[], o: TemplateCheckOptions = {}): void {
   const d = t.def;
   const report = reporter(out, t.file, label('template', d));
   checkShape(d, TEMPLATE_SHAPE, report, { path: '', owner: 'defineTemplate', stamped: ['kind'] });
@@ -54,7 +59,9 @@ export function checkTemplate(t: TemplateSource, gpus: ReadonlyMap<string, Locat
     report('attention', `"${d.attention}" is not built into this image`, `enable features.${d.attention} or drop attention`);
   }
 
-  checkModels(d, report);
+  const forLock = o.forLock === true;
+  const dest = checkModels(d, report, { lock: forLock ? null : (t.lock?.lock ?? null), forLock });
+  checkUserModels(d, report, dest);
 
   const nodeNames = new Map<string, number>();
   for (const [i, n] of (d.nodes ?? []).entries()) {

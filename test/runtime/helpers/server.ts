@@ -13,6 +13,8 @@ export interface Route {
   data?: Buffer;
   /** JSON to serve (fake APIs). */
   json?: unknown;
+  /** Extra response headers, on every answer of this route (X-Error-Code, Link, RateLimit, ...). */
+  headers?: Record<string, string>;
   /** Content-Type of a file (default application/octet-stream). */
   contentType?: string;
   /** Bytes per second for each connection (throttling). */
@@ -123,7 +125,8 @@ export async function startServer(): Promise<TestServer> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
-    const route = routes.get(path);
+    // A route may be keyed with its query string (a page of a paginated API), else by path.
+    const route = routes.get(`${path}${url.search}`) ?? routes.get(path);
     // Proxy-style requests count under host/path too, so a test sees which host got what.
     const all = proxied ? [statsOf(path), statsOf(`${url.host}${path}`)] : [statsOf(path)];
     const [st] = all as [Stats];
@@ -147,20 +150,21 @@ export async function startServer(): Promise<TestServer> {
     };
 
     if (!route) return void res.writeHead(404).end('not found');
+    const extra = route.headers ?? {};
     if (route.token !== undefined) {
       const auth = req.headers.authorization;
-      if (!auth) return void res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end('unauthorized');
-      if (auth !== `Bearer ${route.token}`) return void res.writeHead(403).end('forbidden');
+      if (!auth) return void res.writeHead(401, { 'WWW-Authenticate': 'Bearer', ...extra }).end('unauthorized');
+      if (auth !== `Bearer ${route.token}`) return void res.writeHead(403, extra).end('forbidden');
     }
-    if (route.status) return void res.writeHead(route.status).end(`status ${route.status}`);
+    if (route.status) return void res.writeHead(route.status, extra).end(`status ${route.status}`);
     if (route.fail500 && route.fail500 > 0) {
       route.fail500--;
-      return void res.writeHead(route.failStatus ?? 500, { 'Retry-After': '0' }).end('boom');
+      return void res.writeHead(route.failStatus ?? 500, { 'Retry-After': '0', ...extra }).end('boom');
     }
-    if (route.redirect) return void res.writeHead(302, { Location: route.redirect }).end();
+    if (route.redirect) return void res.writeHead(302, { Location: route.redirect, ...extra }).end();
     if (route.json !== undefined) {
       const body = Buffer.from(JSON.stringify(route.json));
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length, ...extra });
       count(body.length);
       return void res.end(body);
     }
@@ -179,7 +183,7 @@ export async function startServer(): Promise<TestServer> {
     }
 
     const validator = route.etag === undefined ? etagOf(data) : route.etag;
-    const headers: http.OutgoingHttpHeaders = { 'Content-Type': route.contentType ?? 'application/octet-stream' };
+    const headers: http.OutgoingHttpHeaders = { 'Content-Type': route.contentType ?? 'application/octet-stream', ...extra };
     if (!route.noRange) headers['Accept-Ranges'] = 'bytes';
     if (validator) headers.ETag = validator;
     if (route.lastModified) headers['Last-Modified'] = route.lastModified;
