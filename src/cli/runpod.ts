@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { imageOf } from '../graph/select.ts';
 import { resolve } from 'node:path';
 import { imageRefs } from '../ci/tags.ts';
-import { BAKE_VARIABLES } from '../emit/bake-file.ts';
+import { BAKE_VARIABLES, LOCAL_REGISTRY } from '../emit/bake-functions.ts';
 import { DEFAULT_DISK, renderRunpodJson, runpodTemplate, type RunpodInput } from '../emit/runpod.ts';
 import { KilnError } from '../errors.ts';
 import { parseCommandArgs } from './args.ts';
@@ -122,7 +122,7 @@ export const runpod: Command = {
       io.err('kiln runpod: --deploy needs RUNPOD_API_KEY (create a key in the RunPod console under Settings > API Keys, then export RUNPOD_API_KEY=...)');
       return 2;
     }
-    const registry = values.registry ?? io.env.REGISTRY ?? BAKE_VARIABLES.REGISTRY!;
+    const registry = values.registry ?? (io.env.REGISTRY || LOCAL_REGISTRY);
     const tag = values.tag ?? io.env.TAG ?? BAKE_VARIABLES.TAG!;
     const input = runpodInput(await synthesize(io.root, io), positionals[0]!, values.gpu, registry, tag, values.name);
     const json = renderRunpodJson(runpodTemplate(input));
