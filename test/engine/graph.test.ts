@@ -170,8 +170,9 @@ etest('images carry the runtime, manifest, nodes lock, FileBrowser and JupyterLa
     const download = calls.findIndex((c) => c.tool === 'curl' && c.argv.includes(filebrowserUrl(filebrowser.version)));
     t.true(download >= 0, 'FileBrowser comes from its pinned release URL');
     t.deepEqual(calls[download + 1]?.tool, 'sha256sum', 'and is checked (sha256sum -c) right after the download');
-    const jupyter = calls.find((c) => c.tool === 'pip' && c.argv.some((a) => a.startsWith('jupyterlab==')));
-    t.deepEqual(jupyter?.argv, ['install', `jupyterlab==${jupyterlab}`, '-c', '/opt/kiln/constraints.txt']);
+    // Installed with uv into the venv (README "uv"), under the venv's constraints.
+    const jupyter = calls.find((c) => c.tool === 'uv' && c.argv.some((a) => a.startsWith('jupyterlab==')));
+    t.deepEqual(jupyter?.argv, ['pip', 'install', `jupyterlab==${jupyterlab}`, '-c', '/opt/kiln/constraints.txt']);
     const meta = await readFileFromImage(image, `/opt/venv/lib/python3.12/site-packages/jupyterlab-${jupyterlab}.dist-info/METADATA`);
     t.regex(meta, new RegExp(`^Version: ${jupyterlab.replace(/\./g, '\\.')}$`, 'm'), 'jupyterlab is installed in the image venv');
     t.is((await docker(['run', '--rm', '--entrypoint', 'jupyter', image, '--version'])).exitCode, 0, 'the jupyter command is on PATH');
