@@ -4,7 +4,7 @@
  * key can see, changes exactly the targets whose generated Dockerfile changed
  * and the targets built on them; `kiln plan` and `kiln matrix --since` list them.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
@@ -12,6 +12,7 @@ import hcl2 from 'hcl2-json-parser';
 import type { IdentityFile } from '../src/emit/identity.ts';
 import { Testing } from '../src/testing.ts';
 import { repoRoot } from './helpers/fixtures.ts';
+import { editPartial } from './helpers/generator-change.ts';
 
 const { parseToObject } = hcl2;
 
@@ -52,14 +53,8 @@ test('every pushed target carries its identity tag in the bake file, as identiti
 
 test('a generator change (a partial under src/emit/partials) moves exactly the identities of the targets whose Dockerfile changed and of those built on them; plan and matrix --since HEAD list them', async (t) => {
   const repo = await repoWithCode(t);
-  const partial = join(repo.root, 'src/emit/partials/cmake-build.hbs');
-  const text = readFileSync(partial, 'utf8');
-  const edited = text.replace('--config Release', '--config Release --verbose');
-  t.not(edited, text, 'fixture drift: cmake-build.hbs has no "--config Release"');
-  writeFileSync(partial, edited);
+  const change = await editPartial(repo.root);
   const before = identities(repo.root);
-  const oldHcl = (await parseToObject(readFileSync(join(repo.root, 'bake/docker-bake.hcl'), 'utf8'))) as { target: Record<string, { contexts?: Record<string, string>; dockerfile: string }[]> };
-  const oldFiles = new Map(Object.entries(oldHcl.target).map(([n, [b]]) => [n, readFileSync(join(repo.root, 'bake', b!.dockerfile), 'utf8')]));
 
   // Nothing regenerated yet: plan and matrix render today's files themselves.
   const plan = await kilnIn(repo.root, ['plan', '--since', 'HEAD', '--json']);
@@ -69,12 +64,8 @@ test('a generator change (a partial under src/emit/partials) moves exactly the i
 
   t.is((await kilnIn(repo.root, ['generate'])).exitCode, 0);
   const after = identities(repo.root);
-  // Expected, from the files alone: the Dockerfiles that differ, then everything that reaches one through target: contexts.
-  const dockerfileChanged = [...oldFiles].filter(([n, old]) => readFileSync(join(repo.root, 'bake', oldHcl.target[n]![0]!.dockerfile), 'utf8') !== old).map(([n]) => n);
-  t.deepEqual(dockerfileChanged.sort(), ['llama-rtx4090', 'llama-rtx5090'], 'only the llama.cpp builders render cmake-build.hbs');
-  const reaches = (n: string): boolean =>
-    dockerfileChanged.includes(n) || Object.values(oldHcl.target[n]![0]!.contexts ?? {}).some((c) => c.startsWith('target:') && reaches(c.slice('target:'.length)));
-  const expected = Object.keys(oldHcl.target).filter(reaches).sort();
+  t.deepEqual(change.dockerfileChanged(), ['llama-rtx4090', 'llama-rtx5090'], 'only the llama.cpp builders render cmake-build.hbs');
+  const expected = change.expected();
   t.deepEqual(expected, ['llama-rtx4090', 'llama-rtx5090', 'llm-prompt-rtx4090', 'llm-prompt-rtx5090']);
   t.deepEqual(Object.keys(after).filter((n) => after[n]!.identity !== before[n]!.identity).sort(), expected);
 
