@@ -90,6 +90,7 @@ test('build.yml: two levels: plan -> shared (one job, all missing shared stages)
   t.false('strategy' in jobs.shared!, 'the shared level is ONE job: each shared stage compiles once per run');
   t.regex(jobs.shared!.if!, /needs\.plan\.outputs\.shared_count != '0'/);
   t.regex(runOf(jobs.shared!), /read -ra targets <<<"\$SHARED"/);
+  t.regex(runOf(jobs.shared!), /if \(\(\$\{#targets\[@\]\} == 0\)\); then\n[^\n]*\n\s*exit 1/, 'an empty list must not bake the default group');
   t.regex(runOf(jobs.shared!), /npm run bake -- "\$\{targets\[@\]\}" --push --attest --metadata-file/);
   t.is(jobs.shared!.steps.find((s) => s.run?.includes('npm run bake'))!.env!.SHARED, '${{ needs.plan.outputs.shared }}');
 
