@@ -53,13 +53,15 @@ export const Testing = {
   /**
    * A throwaway copy of a project's definitions (base/, templates/, scripts/, bake/)
    * with src/, node_modules/, bin/ and package.json linked: edit it freely.
+   * `withCode` copies src/ and bin/ too, to change Kiln itself (a generator partial).
    */
-  copyProject(root: string): { root: string; cleanup: () => void } {
+  copyProject(root: string, options: { readonly withCode?: boolean } = {}): { root: string; cleanup: () => void } {
     const dest = mkdtempSync(join(tmpdir(), 'kiln-repo-'));
-    for (const dir of ['base', 'templates', 'scripts', 'bake']) {
+    const code = ['src', 'bin'];
+    for (const dir of ['base', 'templates', 'scripts', 'bake', ...(options.withCode ? code : [])]) {
       if (existsSync(join(root, dir))) cpSync(join(root, dir), join(dest, dir), { recursive: true });
     }
-    for (const link of ['src', 'node_modules', 'bin', 'package.json']) symlinkSync(join(root, link), join(dest, link));
+    for (const link of ['node_modules', 'package.json', ...(options.withCode ? [] : code)]) symlinkSync(join(root, link), join(dest, link));
     return { root: dest, cleanup: () => rmSync(dest, { recursive: true, force: true }) };
   },
 

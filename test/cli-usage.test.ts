@@ -19,7 +19,7 @@ async function run(argv: string[], cwd = repoRoot, env: NodeJS.ProcessEnv = {}) 
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
-const COMMANDS = ['generate', 'lock', 'bake', 'plan', 'matrix', 'tags', 'runpod', 'new'];
+const COMMANDS = ['generate', 'lock', 'bake', 'plan', 'matrix', 'tags', 'sign', 'runpod', 'new'];
 
 for (const name of COMMANDS) {
   test(`kiln ${name} --help: usage, summary and every option it parses`, async (t) => {

@@ -37,12 +37,14 @@ test('editing a node list without regenerating: --check fails naming exactly tha
   const r = await kiln(repo.root, ['generate', '--check']);
   t.is(r.exitCode, 1);
   const stale = r.stderr.split('\n').filter((l) => /^\s+(changed|missing|extra)\s/.test(l)).map((l) => l.trim().split(/\s+/)[1]).sort();
-  // The bake file gains the node's context on both sd15-basic targets; its node target already
-  // exists (wan-video pins the same commit), so no new Dockerfile.
+  // The bake file gains the node's context on both sd15-basic targets (and their new identity
+  // tags, also in identities.json); its node target already exists (wan-video pins the same
+  // commit), so no new Dockerfile.
   t.deepEqual(stale, [
     'bake/docker-bake.hcl',
     'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile',
     'bake/dockerfiles/sd15-basic-rtx5090.Dockerfile',
+    'bake/identities.json',
     'bake/manifests/sd15-basic/nodes.lock.json',
   ]);
   t.regex(r.stderr, /Run `npx kiln generate`/);
@@ -62,8 +64,14 @@ test('generate rewrites only the edited template\'s files, then --check passes',
     'docker-bake.hcl',
     'dockerfiles/sd15-basic-rtx4090.Dockerfile',
     'dockerfiles/sd15-basic-rtx5090.Dockerfile',
+    'identities.json',
     'manifests/sd15-basic/nodes.lock.json',
   ]);
+  // Only the two sd15-basic identities moved: no other target builds on them.
+  const ids = (root: string) => (JSON.parse(readFileSync(join(root, 'bake/identities.json'), 'utf8')) as { targets: Record<string, { identity: string }> }).targets;
+  const now = ids(repo.root);
+  const was = ids(repoRoot);
+  t.deepEqual(Object.keys(now).filter((n) => now[n]!.identity !== was[n]?.identity).sort(), ['sd15-basic-rtx4090', 'sd15-basic-rtx5090']);
   t.regex(
     readFileSync(join(repo.root, 'bake/dockerfiles/sd15-basic-rtx4090.Dockerfile'), 'utf8'),
     /^COPY --from=node-comfyui-videohelpersuite-115de7a \/src\/nodes\/ComfyUI-VideoHelperSuite \/opt\/ComfyUI\/custom_nodes\/ComfyUI-VideoHelperSuite$/m,
@@ -113,9 +121,16 @@ test('bake --dry-run with GPU variants: the rtx5090 image is FROM the rtx4090 on
 });
 
 test('bake --gpu narrows to one target; --push keeps the registry cache export', async (t) => {
-  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx5090', '--push', '--dry-run'], noDocker);
+  const r = await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx5090', '--push', '--dry-run'], { ...noDocker, REGISTRY: 'ghcr.io/me' });
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /command: docker buildx bake -f bake\/docker-bake\.hcl --push sd15-basic-rtx5090\n/);
+  t.regex(r.stdout, /^registry: ghcr\.io\/me \(tags and registry cache\)$/m);
+  // Without a registry there is nowhere to push: a clear error before anything runs.
+  const none = await kiln(repoRoot, ['bake', 'sd15-basic', '--push', '--dry-run'], noDocker);
+  t.is(none.exitCode, 2);
+  t.regex(none.stderr, /--push needs a registry: set REGISTRY/);
+  const local = await kiln(repoRoot, ['bake', 'sd15-basic', '--dry-run'], noDocker);
+  t.regex(local.stdout, /^registry: none \(REGISTRY unset\): images are named kiln\/<repository>, no registry cache is read or written$/m);
 });
 
 test('bake without docker: says what is missing and how to get an engine (also offline), prints the command, exits non-zero', async (t) => {
@@ -174,8 +189,8 @@ test('bake without buildx writes nothing, even when bake/ is stale; --print neit
   const env = fakeDocker(t, null);
   const r = await kiln(repo.root, ['bake', 'sd15-basic'], env);
   t.is(r.exitCode, 3, r.stderr);
-  // addNode touches the bake file, both sd15-basic Dockerfiles and the nodes lock.
-  t.regex(r.stderr, /note: bake\/ is stale \(4 files\); a real build regenerates it first/);
+  // addNode touches the bake file, identities.json, both sd15-basic Dockerfiles and the nodes lock.
+  t.regex(r.stderr, /note: bake\/ is stale \(5 files\); a real build regenerates it first/);
   t.deepEqual(digestDir(join(repo.root, 'bake')), before);
   const p = await kiln(repo.root, ['bake', 'sd15-basic', '--print'], env);
   t.is(p.exitCode, 0, p.stderr);
@@ -198,11 +213,24 @@ test('bake --print without docker shows what the real command would print: its c
   ]);
   // The real command passes --set '*.cache-to=' when not pushing: no target exports a cache.
   t.false(Object.values(printed.target).some((x) => 'cache-to' in (x as object)));
-  t.deepEqual(printed.target['sd15-basic-rtx4090'].tags, ['ghcr.io/me/sd15-basic:rtx4090-dev']);
+  // The build's tag and the immutable identity tag (the one bake/identities.json names).
+  const identity = JSON.parse(readFileSync(join(repoRoot, 'bake/identities.json'), 'utf8')).targets['sd15-basic-rtx4090'].image;
+  t.deepEqual(printed.target['sd15-basic-rtx4090'].tags, ['ghcr.io/me/sd15-basic:rtx4090-dev', `ghcr.io/me/${identity}`]);
+  t.regex(identity, /^sd15-basic:rtx4090-id-[0-9a-f]{16}$/);
+  t.deepEqual(printed.target['sd15-basic-rtx4090']['cache-from'], ['type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090']);
   t.regex(r.stderr, /buildx is not usable, so this is Kiln's rendering of what `docker buildx bake -f bake\/docker-bake\.hcl --print --set '\*\.cache-to=' sd15-basic-rtx4090` would print/);
-  const push = JSON.parse((await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print', '--push'], noDocker)).stdout);
-  t.deepEqual(push.target['sd15-basic-rtx4090']['cache-to'], ['type=registry,ref=kiln/kiln-cache:sd15-basic-rtx4090,mode=max']);
+  const push = JSON.parse((await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print', '--push'], { ...noDocker, REGISTRY: 'ghcr.io/me', CACHE_SCOPE: 'pr-7' })).stdout);
+  // A scope reads main's cache and its own, and writes only its own.
+  t.deepEqual(push.target['sd15-basic-rtx4090']['cache-from'], [
+    'type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090',
+    'type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090--pr-7',
+  ]);
+  t.deepEqual(push.target['sd15-basic-rtx4090']['cache-to'], ['type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090--pr-7,mode=max']);
   t.deepEqual(push.target['sd15-basic-rtx4090'].output, ['type=image,push=true']);
+  // REGISTRY unset: local names, and no registry cache at all (nothing to look up).
+  const local = JSON.parse((await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print'], noDocker)).stdout);
+  t.deepEqual(local.target['sd15-basic-rtx4090'].tags, ['kiln/sd15-basic:rtx4090-dev', `kiln/${identity}`]);
+  for (const [name, x] of Object.entries(local.target)) t.false('cache-from' in (x as object) || 'cache-to' in (x as object), name);
 });
 
 test('unknown template and unknown command are clear errors', async (t) => {

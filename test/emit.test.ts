@@ -2,8 +2,10 @@ import test from 'ava';
 import hcl2 from 'hcl2-json-parser';
 import { loadProject } from '../src/dsl/load.ts';
 import { bakeModel } from '../src/emit/bake-file.ts';
+import { BAKE_FUNCTIONS } from '../src/emit/bake-functions.ts';
+import { Call } from '../src/emit/hcl.ts';
 import { shellWord, dockerfileString, hclString } from '../src/emit/quote.ts';
-import { synth } from '../src/emit/synth.ts';
+import { synth, synthIdentities } from '../src/emit/synth.ts';
 import { resolveGraph } from '../src/graph/resolve.ts';
 import { Testing } from '../src/testing.ts';
 import { project, repoRoot, template } from './helpers/fixtures.ts';
@@ -57,12 +59,17 @@ test('no rtx5090 file names 9.0 or 10.0 (or 90/100) as an arch', async (t) => {
 test('HCL round trip: hcl2-json-parser reads back exactly the model', async (t) => {
   const { graph, files } = await loaded;
   const parsed = (await parseToObject(files.get('bake/docker-bake.hcl')!)) as Record<string, Record<string, unknown[]>>;
-  const model = bakeModel(graph);
-  // The parser wraps each block body in a one-element array.
+  const model = bakeModel(graph, synthIdentities(graph));
+  // The parser wraps each block body in a one-element array, and gives an expression as "${<expression>}".
   const unwrap = (o: Record<string, unknown[]>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v[0]]));
+  const asParsed = (v: unknown): unknown =>
+    v instanceof Call ? `\${${v.hcl()}}` : Array.isArray(v) ? v.map(asParsed) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asParsed(x)])) : v;
   t.deepEqual(unwrap(parsed.variable!), model.variable);
   t.deepEqual(unwrap(parsed.group!), model.group);
-  t.deepEqual(unwrap(parsed.target!), model.target);
+  t.deepEqual(unwrap(parsed.target!), asParsed(model.target));
+  const fns = unwrap(parsed.function!) as Record<string, { params: string[] }>;
+  t.deepEqual(Object.keys(fns).sort(), Object.keys(BAKE_FUNCTIONS).sort());
+  for (const [name, f] of Object.entries(BAKE_FUNCTIONS)) t.deepEqual(fns[name]!.params, f.params.map((p) => `\${${p}}`), name);
 });
 
 test('HCL: every target: context and every group member names an existing target', async (t) => {
@@ -88,7 +95,8 @@ test('HCL: every target: context and every group member names an existing target
 test('the bake file stays within buildx 0.13: no network/call/entitlements, CSV cache entries', async (t) => {
   const hcl = (await loaded).files.get('bake/docker-bake.hcl')!;
   t.notRegex(hcl, /^\s*(network|call|entitlements)\s*=/m);
-  t.regex(hcl, /"type=registry,ref=\$\{REGISTRY\}\/kiln-cache:sd15-basic-rtx5090,mode=max"/);
+  t.regex(hcl, /^ {2}cache-to = cache_to\("sd15-basic-rtx5090"\)$/m);
+  t.regex(hcl, /"type=registry,ref=\$\{REGISTRY\}\/kiln-cache:\$\{target\}\$\{CACHE_SCOPE == "" \? "" : "--\$\{CACHE_SCOPE\}"\},mode=max"/);
 });
 
 test('generated files carry no secret and no build args', async (t) => {

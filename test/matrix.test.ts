@@ -22,7 +22,12 @@ const kiln = (cwd: string, args: string[], env: Record<string, string> = {}) =>
 /** tempRepo() plus a git repository with one commit of the definitions, so `--since HEAD` has a base. */
 async function gitRepo(options: { twin?: boolean } = {}): Promise<{ root: string; cleanup: () => void }> {
   const repo = tempRepo();
-  if (options.twin) twinTorch(repo.root);
+  if (options.twin) {
+    twinTorch(repo.root);
+    // A commit carries its generated files (CI's generate --check): --since reads REF's identities from them.
+    const g = await kiln(repo.root, ['generate']);
+    if (g.exitCode !== 0) throw new Error(g.stderr);
+  }
   const git = (args: string[]) => execa('git', ['-c', 'user.email=kiln@test', '-c', 'user.name=kiln test', ...args], { cwd: repo.root });
   await git(['init', '-q', '-b', 'main']);
   await git(['add', 'base', 'templates', 'scripts', 'bake']);
@@ -100,13 +105,16 @@ test('inside Actions: outputs matrix + count (name<<delimiter blocks) and a job 
     ['sd15-basic-rtx4090', 'sd15-basic-rtx5090'],
   );
   t.is(readOutput(gha.output, 'count'), '2');
+  // A node list edit touches no shared stage: level 1 has nothing to do.
+  t.is(readOutput(gha.output, 'shared'), '');
+  t.is(readOutput(gha.output, 'shared_count'), '0');
   const summary = readFileSync(gha.summary, 'utf8');
   t.regex(summary, /<table>/);
-  t.regex(summary, /<th>target<\/th><th>why it rebuilds<\/th><th>estimated minutes<\/th>/);
-  t.regex(summary, /<td>sd15-basic-rtx4090<\/td><td>node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
+  t.regex(summary, /<th>level<\/th><th>target<\/th><th>why it rebuilds<\/th><th>estimated minutes<\/th>/);
+  t.regex(summary, /<td>2 template<\/td><td>sd15-basic-rtx4090<\/td><td>node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
   // With twin torch pins rtx5090 has the same files as rtx4090 (no kernel): its image is FROM that one.
-  t.regex(summary, /<td>sd15-basic-rtx5090<\/td><td>same files as sd15-basic-rtx4090: node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
-  t.regex(r.stdout, /2 target\(s\)/);
+  t.regex(summary, /<td>2 template<\/td><td>sd15-basic-rtx5090<\/td><td>same files as sd15-basic-rtx4090: node-copy:ComfyUI-VideoHelperSuite changed<\/td><td>\d+\.\d<\/td>/);
+  t.regex(r.stdout, /0 shared and 2 template target\(s\)/);
 });
 
 test('nothing changed: an empty but valid matrix, count 0 (the build job is skipped on count == 0)', async (t) => {
@@ -118,9 +126,11 @@ test('nothing changed: an empty but valid matrix, count 0 (the build job is skip
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(JSON.parse(readOutput(gha.output, 'matrix')!), { include: [] });
   t.is(readOutput(gha.output, 'count'), '0');
-  t.regex(readFileSync(gha.summary, 'utf8'), /Nothing to rebuild/);
+  t.regex(readFileSync(gha.summary, 'utf8'), /Nothing to build: no target's content changed since HEAD/);
   const plain = await kiln(repo.root, ['matrix', '--since', 'HEAD']);
-  t.is(plain.stdout, '{"include":[]}');
+  t.is(plain.stdout, '{"include":[],"shared":[]}');
+  t.is(readOutput(gha.output, 'shared'), '');
+  t.is(readOutput(gha.output, 'shared_count'), '0');
 });
 
 test('a change to a shared stage shows up in every template built on it (keys chain), with the origin named', async (t) => {

@@ -51,6 +51,13 @@ const invocations: { title: string; b: BakeInvocation; env?: Record<string, stri
     },
   },
   { title: 'REGISTRY and TAG from the environment, every image', b: { file: 'bake/docker-bake.hcl', targets: [], set: ['*.cache-to='] }, env: { REGISTRY: 'ghcr.io/me', TAG: 'v1.2.3' } },
+  {
+    title: "a pull request's cache scope: reads main's cache and its own, writes its own (the bake file's functions)",
+    b: { file: 'bake/docker-bake.hcl', targets: ['flux1-dev-rtx5090'], push: true, set: [] },
+    env: { REGISTRY: 'ghcr.io/me', CACHE_SCOPE: 'pr-7' },
+  },
+  // REGISTRY explicitly empty, whatever the test's own environment holds: no cache refs at all.
+  { title: 'REGISTRY unset: local names, no registry cache', b: { file: 'bake/docker-bake.hcl', targets: ['llm-prompt-rtx4090'], set: [] }, env: { REGISTRY: '' } },
 ];
 
 for (const { title, env, ...rest } of invocations) {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { runpodTemplate, type RunpodInput, type RunpodTemplate } from '../src/emit/runpod.ts';
+import { allowedCudaVersions, runpodTemplate, type RunpodInput, type RunpodPod, type RunpodTemplate } from '../src/emit/runpod.ts';
+import { RUNPOD_CUDA_VERSIONS, RUNPOD_GPU_TYPE_IDS } from '../src/facts/runpod.ts';
 import { repoRoot } from './helpers/fixtures.ts';
 
 const KEY = 'rpa_TESTKEY0123456789abcdefghijklmnopqrstuv';
@@ -99,6 +100,9 @@ test('kiln runpod sd15-basic --gpu rtx5090: valid template JSON without any secr
   t.regex(tpl.readme, /\| checkpoints\/v1-5-pruned-emaonly-fp16\.safetensors \| <https:\/\/huggingface\.co\/Comfy-Org\//);
   t.regex(tpl.readme, /rgthree-comfy\]\(https:\/\/github\.com\/rgthree\/rgthree-comfy\)@32142fe\b/);
   t.regex(tpl.readme, /GPU: RTX 5090 \(sm_120\)/);
+  // The template cannot carry the host CUDA constraint (REST v1): the readme says what to pick, from the profile's 12.8.1.
+  t.regex(tpl.readme, /- Host CUDA: 12\.8, 12\.9, 13\.0 \(older drivers refuse the image\)\. A template cannot restrict it/);
+  t.false('allowedCudaVersions' in tpl, 'POST /v1/templates has no such field (TemplateCreateInput)');
   t.regex(tpl.readme, /Features: none/);
   t.regex(tpl.readme, /\| HF_TOKEN \| `\{\{ RUNPOD_SECRET_HF_TOKEN \}\}` \|/);
 });
@@ -231,5 +235,72 @@ test('--deploy when nothing listens (connection refused): names the URL and the 
   });
   t.is(r.exitCode, 1);
   t.regex(r.stderr, new RegExp(`cannot reach the RunPod API at http://127\\.0\\.0\\.1:${port}/v1/templates \\(ECONNREFUSED`));
+  noKey(t, r);
+});
+
+test('allowedCudaVersions: RunPod versions >= the image\'s major.minor, ascending, compared as versions', (t) => {
+  // 12.8.1 images gate on cuda>=12.8 (NVIDIA_REQUIRE_CUDA): a 12.8 host is fine, 12.7 is not.
+  t.deepEqual(allowedCudaVersions('12.8.1'), ['12.8', '12.9', '13.0']);
+  t.deepEqual(allowedCudaVersions('12.8'), ['12.8', '12.9', '13.0']);
+  t.deepEqual(allowedCudaVersions('13.0.2'), ['13.0']);
+  t.deepEqual(allowedCudaVersions('12.4.1'), ['12.4', '12.5', '12.6', '12.7', '12.8', '12.9', '13.0']);
+  t.deepEqual(allowedCudaVersions('11.8.0'), [...RUNPOD_CUDA_VERSIONS].reverse());
+  // As versions, not strings: "12.10" > "12.9" (a string comparison says the opposite).
+  t.deepEqual(allowedCudaVersions('12.9.1', ['12.10', '12.9', '12.8', '12.1']), ['12.9', '12.10']);
+  t.deepEqual(allowedCudaVersions('12.2.0', ['12.10', '12.9', '12.1']), ['12.9', '12.10']);
+});
+
+test('allowedCudaVersions: an image newer than every RunPod version is refused (an empty list would mean "any host")', (t) => {
+  const e = t.throws(() => allowedCudaVersions('13.2.1'));
+  t.regex(e.message, /no CUDA version RunPod lists \(13\.0, 12\.9, .*\) is >= 13\.2, the image's CUDA \(13\.2\.1\)/);
+  t.regex(e.message, /src\/facts\/runpod\.ts/);
+  t.throws(() => allowedCudaVersions('cuda-twelve'), { message: /CUDA version "cuda-twelve" of the GPU profile is not a version/ });
+});
+
+test('RunPod facts: every CUDA version parses; the GPU profiles\' titles name RunPod GPU types', async (t) => {
+  for (const v of RUNPOD_CUDA_VERSIONS) t.regex(v, /^\d+\.\d+$/);
+  for (const gpu of ['rtx4090', 'rtx5090']) {
+    const { default: def } = (await import(`../base/${gpu}.ts`)) as { default: { title: string } };
+    t.truthy(RUNPOD_GPU_TYPE_IDS[def.title], `${gpu}: title "${def.title}" is no RunPod display name`);
+  }
+  t.is(RUNPOD_GPU_TYPE_IDS['RTX 5090'], 'NVIDIA GeForce RTX 5090');
+});
+
+test('--pod --template-id: the documented pod create body, hosts limited to CUDA >= the profile\'s', async (t) => {
+  const r = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx4090', '--pod', '--template-id', 'tpl_abc123']);
+  t.is(r.exitCode, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout) as RunpodPod, {
+    name: 'kiln-sd15-basic-rtx4090',
+    templateId: 'tpl_abc123',
+    gpuTypeIds: ['NVIDIA GeForce RTX 4090'],
+    gpuCount: 1,
+    allowedCudaVersions: ['12.8', '12.9', '13.0'],
+  });
+  const other = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx4090', '--pod', '--template-id', 'x', '--gpu-type', 'NVIDIA L40S', '--name', 'mine']);
+  t.is(other.exitCode, 0, other.stderr);
+  t.like(JSON.parse(other.stdout), { name: 'mine', gpuTypeIds: ['NVIDIA L40S'] });
+});
+
+test('--pod without --template-id, and --template-id without --pod: exit 2, say what to pass', async (t) => {
+  const a = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx5090', '--pod']);
+  t.is(a.exitCode, 2);
+  t.regex(a.stderr, /--pod: needs --template-id ID, the id `kiln runpod <template> --gpu G --deploy` printed/);
+  const b = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx5090', '--gpu-type', 'NVIDIA L4']);
+  t.is(b.exitCode, 2);
+  t.regex(b.stderr, /--gpu-type only applies with --pod/);
+});
+
+test('--pod --deploy POSTs the pod to <base>/pods and prints its id; the key never shows', async (t) => {
+  const api = await fakeApi(t, () => ({ status: 201, body: JSON.stringify({ id: 'pod_xyz', desiredStatus: 'RUNNING' }) }));
+  const args = ['runpod', 'sd15-basic', '--gpu', 'rtx5090', '--pod', '--template-id', 'tpl_abc123'];
+  const printed = await kiln(args);
+  const r = await kiln([...args, '--deploy', '--verbose'], { RUNPOD_API_KEY: KEY, RUNPOD_API_BASE: api.base });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout, 'pod_xyz');
+  t.is(api.seen.length, 1);
+  t.is(api.seen[0]!.url, '/v1/pods');
+  t.is(api.seen[0]!.headers.authorization, `Bearer ${KEY}`);
+  t.deepEqual(JSON.parse(api.seen[0]!.body), JSON.parse(printed.stdout));
+  t.regex(r.stderr, /created RunPod pod kiln-sd15-basic-rtx5090 \(template tpl_abc123\)/);
   noKey(t, r);
 });

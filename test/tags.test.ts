@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
@@ -79,14 +79,32 @@ test('kiln tags <template>: one --set per tag and target, from the GitHub env', 
     REGISTRY: 'ghcr.io/acme',
   });
   t.is(r.exitCode, 0, r.stderr);
+  // --set replaces the file's tags, so the identity tag `kiln matrix` asks the registry for is among them.
+  const ids = JSON.parse(readFileSync(join(repoRoot, 'bake/identities.json'), 'utf8')).targets;
   t.deepEqual(r.stdout.split('\n'), [
     '--set=sd15-basic-rtx4090.tags=ghcr.io/acme/sd15-basic:rtx4090-sha-0123456',
     '--set=sd15-basic-rtx4090.tags=ghcr.io/acme/sd15-basic:rtx4090-latest',
+    `--set=sd15-basic-rtx4090.tags=ghcr.io/acme/${ids['sd15-basic-rtx4090'].image}`,
     '--set=sd15-basic-rtx5090.tags=ghcr.io/acme/sd15-basic:rtx5090-sha-0123456',
     '--set=sd15-basic-rtx5090.tags=ghcr.io/acme/sd15-basic:rtx5090-latest',
+    `--set=sd15-basic-rtx5090.tags=ghcr.io/acme/${ids['sd15-basic-rtx5090'].image}`,
+  ]);
+  t.regex(ids['sd15-basic-rtx5090'].image, /^sd15-basic:rtx5090-id-[0-9a-f]{16}$/);
+  // A pull request tags a scoped identity, which main's `kiln matrix` never counts as its own.
+  const pr = await kiln(['tags', 'sd15-basic-rtx4090'], { PATH: process.env.PATH!, GITHUB_SHA: SHA, GITHUB_REF: 'refs/pull/42/merge', GITHUB_EVENT_NAME: 'pull_request', REGISTRY: 'ghcr.io/acme' });
+  t.is(pr.exitCode, 0, pr.stderr);
+  t.deepEqual(pr.stdout.split('\n'), [
+    '--set=sd15-basic-rtx4090.tags=ghcr.io/acme/sd15-basic:rtx4090-sha-0123456',
+    '--set=sd15-basic-rtx4090.tags=ghcr.io/acme/sd15-basic:rtx4090-pr-42',
+    `--set=sd15-basic-rtx4090.tags=ghcr.io/acme/${ids['sd15-basic-rtx4090'].image}--pr-42`,
   ]);
   const p = await kiln(['tags', '--primary'], { PATH: process.env.PATH!, GITHUB_SHA: SHA, GITHUB_REF: 'refs/tags/v3.1.0', GITHUB_EVENT_NAME: 'push' });
   t.is(p.stdout, '3.1.0');
+  const scope = (event: string, ref: string) => kiln(['tags', '--cache-scope'], { PATH: process.env.PATH!, GITHUB_SHA: SHA, GITHUB_REF: ref, GITHUB_EVENT_NAME: event });
+  t.is((await scope('push', 'refs/heads/main')).stdout, '', 'main writes main\'s cache');
+  t.is((await scope('push', 'refs/tags/v3.1.0')).stdout, '');
+  t.is((await scope('pull_request', 'refs/pull/42/merge')).stdout, 'pr-42', 'a pull request writes its own');
+  t.is((await scope('push', 'refs/heads/Feature/X')).stdout, 'ref-feature-x');
   const shared = await kiln(['tags', 'torch-rtx5090'], { PATH: process.env.PATH!, GITHUB_SHA: SHA });
   t.is(shared.exitCode, 2);
   t.regex(shared.stderr, /shared stage/);

@@ -92,6 +92,24 @@ export function computeTags(ctx: GithubContext): TagSet {
   return checked({ tags: [sha], primary: sha, why: `${ctx.eventName} on ${ctx.ref || 'unknown ref'}` });
 }
 
+/**
+ * Registry-cache scope of a run (the bake file's CACHE_SCOPE): empty for the
+ * default branch and release tags, which write main's cache; `pr-<N>` for a
+ * pull request, which reads main's cache and writes only its own (so a PR
+ * never changes what main builds from); `ref-<name>` for anything else.
+ */
+export function cacheScope(ctx: GithubContext): string {
+  const branch = ctx.defaultBranch ?? 'main';
+  if (ctx.eventName === 'pull_request' || ctx.eventName === 'pull_request_target') {
+    const n = /^refs\/pull\/(\d+)\//.exec(ctx.ref)?.[1] ?? /^(\d+)\//.exec(ctx.refName)?.[1];
+    if (!n) throw new KilnError(`pull request event but GITHUB_REF "${ctx.ref}" names no pull request number (expected refs/pull/<N>/merge)`);
+    return `pr-${n}`;
+  }
+  if (ctx.ref === `refs/heads/${branch}` || ctx.ref.startsWith('refs/tags/')) return '';
+  const name = (ctx.refName || ctx.ref).toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-.]+/, '');
+  return `ref-${name}`.slice(0, 60);
+}
+
 function checked(t: TagSet): TagSet {
   for (const tag of t.tags) if (!TAG_RE.test(tag)) throw new KilnError(`computed tag "${tag}" is not a valid Docker tag`);
   return t;

@@ -19,18 +19,46 @@ const options = {
   builder: { type: 'string', value: 'NAME', help: 'build on this buildx builder (remote BuildKit, kubernetes, cloud)' },
   set: { type: 'string', multiple: true, default: [], value: 'K=V', help: "override a target attribute, as buildx's --set" },
   progress: { type: 'string', value: 'MODE', help: "buildx's progress output: auto, plain, tty, rawjson" },
+  'deps-read-only': {
+    type: 'boolean',
+    default: false,
+    help: 'targets built only as dependencies of the requested ones read their registry cache and write none (CI level 2)',
+  },
+  attest: { type: 'boolean', default: false, help: 'SBOM and provenance (mode=max) attestations on the pushed images (needs --push)' },
+  'metadata-file': { type: 'string', value: 'FILE', help: "buildx's metadata file: each pushed target's digest (to sign it)" },
+  'base-mirror': {
+    type: 'string',
+    value: 'R',
+    help: 'take the CUDA base images from registry/mirror R (R/nvidia/cuda:<tag>), for builders that cannot see local images (default: $KILN_BASE_MIRROR)',
+  },
 } satisfies Options;
+
+/** `--set` for each target of the closure that FROMs an image: the image as a named context, taken from `mirror`. */
+export function baseMirrorSets(graph: BuildGraph, targets: readonly string[], mirror: string): string[] {
+  const reg = mirror.replace(/\/+$/, '');
+  return buildClosure(graph, targets).flatMap((t) => ('image' in t.from ? [`${t.name}.contexts.${t.from.image}=docker-image://${reg}/${t.from.image}`] : []));
+}
 
 export const bake: Command = {
   name: 'bake',
   summary: 'build templates with docker buildx bake (--dry-run / --print show the plan)',
   usage:
-    'kiln bake [<template|group|target>...] [--gpu G] [--dry-run] [--print] [--push] [--load] [--builder NAME] [--set K=V]... [--progress MODE]',
+    'kiln bake [<template|group|target>...] [--gpu G] [--dry-run] [--print] [--push [--attest] [--metadata-file F]] [--load] [--builder NAME] [--base-mirror R] [--deps-read-only] [--set K=V]... [--progress MODE]',
   options,
   async run(argv, io) {
     const { values, positionals } = parseCommandArgs('bake', options, argv, { positionals: true });
     if (values.push && values.load) {
       io.err('kiln bake: --push and --load exclude each other: push to a registry, or load into the local image store');
+      return 2;
+    }
+    if (values.attest && !values.push) {
+      io.err('kiln bake: --attest adds attestations to pushed images: use it with --push');
+      return 2;
+    }
+    // REGISTRY empty names images kiln/<repo>: nothing to push to, and no registry cache is read or written.
+    const registry = io.env.REGISTRY ?? '';
+    if (values.push && !registry && !values.set.some((x) => /\.tags=/.test(x))) {
+      io.err('kiln bake: --push needs a registry: set REGISTRY (e.g. REGISTRY=ghcr.io/acme npm run bake -- sd15-basic --push)');
       return 2;
     }
     const { graph, files } = await synthesize(io.root, io);
@@ -41,7 +69,15 @@ export const bake: Command = {
     const targets = selectTargets(graph, positionals, values.gpu);
     // Registry cache export needs a registry and a driver that can export (not the classic docker store):
     // it runs with --push (CI); local builds only read the cache.
-    const set = [...(values.push ? [] : ['*.cache-to=']), ...values.set];
+    const mirror = values['base-mirror'] ?? io.env.KILN_BASE_MIRROR ?? '';
+    const deps = buildClosure(graph, targets).filter((t) => t.image && !targets.includes(t.name));
+    const set = [
+      ...(values.push ? [] : ['*.cache-to=']),
+      // Level 2 of CI: level 1 wrote the shared stages' cache; a template job only reads it.
+      ...(values['deps-read-only'] && values.push ? deps.map((t) => `${t.name}.cache-to=`) : []),
+      ...(mirror ? baseMirrorSets(graph, targets, mirror) : []),
+      ...values.set,
+    ];
     const invocation: BakeInvocation = {
       file: 'bake/docker-bake.hcl',
       targets,
@@ -51,6 +87,8 @@ export const bake: Command = {
       set,
       ...(values.builder ? { builder: values.builder } : {}),
       ...(values.progress ? { progress: values.progress } : {}),
+      ...(values.attest ? { attest: true } : {}),
+      ...(values['metadata-file'] ? { metadataFile: values['metadata-file'] } : {}),
     };
     const command = commandLine(['docker', ...bakeArgs(invocation)]);
     // A remote builder needs no local engine; --print needs none at all.
@@ -60,15 +98,21 @@ export const bake: Command = {
       printPlan(io.out, graph, targets);
       io.out('');
       io.out(`command: ${command}`);
-      const status = await checkDocker({ needEngine });
-      if (status.ok) io.out(`engine:  buildx ${status.buildx}${needEngine ? ', engine reachable' : ''}`);
+      io.out(
+        registry
+          ? `registry: ${registry} (tags and registry cache${io.env.CACHE_SCOPE ? `, cache scope ${io.env.CACHE_SCOPE}` : ''})`
+          : 'registry: none (REGISTRY unset): images are named kiln/<repository>, no registry cache is read or written',
+      );
+      if (mirror) io.out(`base images: from ${mirror} (--base-mirror / KILN_BASE_MIRROR)`);
+      const status = await checkDocker({ needEngine, ...(values.builder && !values.print ? { builder: values.builder } : {}) });
+      if (status.ok) io.out(`engine:  buildx ${status.buildx}${needEngine ? ', engine reachable' : ''}${values.builder ? `, builder ${values.builder} ready` : ''}`);
       else for (const line of missingLines(status.missing, graph, targets, 'engine:  ')) io.out(line);
       if (stale > 0) io.err(`note: ${staleNote}`);
       return 0;
     }
 
     // Nothing is written until the build can run: a failed check leaves bake/ as it was.
-    const status = await checkDocker({ needEngine });
+    const status = await checkDocker({ needEngine, ...(values.builder && !values.print ? { builder: values.builder } : {}) });
     if (!status.ok) {
       if (values.print) {
         const r = renderPrint(graph, invocation, io.env);

@@ -12,9 +12,10 @@ import { scaffold } from './new.ts';
 import { plan } from './plan.ts';
 import { findProjectRoot } from './project.ts';
 import { runpod } from './runpod.ts';
+import { sign } from './sign.ts';
 import { tags } from './tags.ts';
 
-const COMMANDS: readonly Command[] = [generate, lock, bake, check, plan, matrix, tags, runpod, scaffold];
+const COMMANDS: readonly Command[] = [generate, lock, bake, check, plan, matrix, tags, sign, runpod, scaffold];
 
 function help(out: (l: string) => void): void {
   out('kiln: ComfyUI GPU images as typed code -> docker buildx bake\n');

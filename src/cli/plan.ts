@@ -1,33 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadProject, type LoadOptions } from '../dsl/load.ts';
-import { planChanges, type Plan } from '../graph/plan.ts';
+import { compareSince } from '../ci/since.ts';
+import { IDENTITY_FILE } from '../emit/identity.ts';
 import { templateSizes } from '../graph/sizes.ts';
-import { resolveGraph } from '../graph/resolve.ts';
-import type { BuildGraph } from '../graph/types.ts';
-import { checkoutDefinitions } from '../io/git-ref.ts';
 import { parseCommandArgs } from './args.ts';
 import type { Command, Options } from './command.ts';
 import { count, table } from './table.ts';
-import { synthesize } from './project.ts';
-
-/** The graph as of a git ref, or null when the ref has no definitions yet. */
-export async function graphAtRef(root: string, ref: string, options: LoadOptions = {}): Promise<BuildGraph | null> {
-  const { dir, cleanup } = await checkoutDefinitions(root, ref);
-  try {
-    if (!existsSync(join(dir, 'base')) && !existsSync(join(dir, 'templates'))) return null;
-    return resolveGraph(await loadProject(dir, options));
-  } finally {
-    cleanup();
-  }
-}
-
-/** Plan of the working tree against `since` (default HEAD). */
-export async function planSince(root: string, since: string, options: LoadOptions = {}): Promise<{ plan: Plan; graph: BuildGraph }> {
-  const before = await graphAtRef(root, since, options);
-  const { graph } = await synthesize(root, options);
-  return { plan: planChanges(before, graph), graph };
-}
 
 const options = {
   since: { type: 'string', default: 'HEAD', value: 'REF', help: 'git ref to compare with' },
@@ -42,7 +18,8 @@ export const plan: Command = {
   options,
   async run(argv, io) {
     const { values } = parseCommandArgs('plan', options, argv);
-    const { plan: p, graph } = await planSince(io.root, values.since, io);
+    const { plan: p, graph, refHasIdentities } = await compareSince(io.root, values.since, io);
+    if (!refHasIdentities) io.err(`note: ${values.since} has no ${IDENTITY_FILE} (it predates content identities): only definition changes are compared, not changes of Kiln's generators`);
     const sizes = templateSizes(graph);
     const shown = values.all ? p.targets : p.targets.filter((t) => t.status !== 'unchanged');
     if (values.json) {

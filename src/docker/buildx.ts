@@ -19,7 +19,7 @@ export type EngineStatus =
  * (>= 0.13), and (when `needEngine`) a reachable engine. Everything missing
  * is reported, not only the first thing.
  */
-export async function checkDocker(options: { readonly needEngine: boolean }): Promise<EngineStatus> {
+export async function checkDocker(options: { readonly needEngine: boolean; readonly builder?: string }): Promise<EngineStatus> {
   const version = await execa('docker', ['buildx', 'version'], { reject: false, timeout: 20_000 });
   // No exit code at all means docker could not be spawned: nothing else can be asked.
   if (version.exitCode === undefined) {
@@ -47,6 +47,17 @@ export async function checkDocker(options: { readonly needEngine: boolean }): Pr
     else if (semver.lt(v, MIN_BUILDX)) missing.push({ what: `buildx >= ${MIN_BUILDX} (found ${v.version})`, fix: `upgrade docker-buildx to ${MIN_BUILDX} or newer` });
     else buildx = v.version;
   }
+  if (options.builder && buildx) {
+    // The builder the build will use, not the default engine: a remote BuildKit, kubernetes, cloud.
+    const inspect = await execa('docker', ['buildx', 'inspect', options.builder, '--bootstrap'], { reject: false, timeout: 120_000 });
+    if (inspect.exitCode !== 0) {
+      const why = String(inspect.stderr || inspect.stdout).trim().split('\n').at(-1) ?? '';
+      missing.push({
+        what: `a usable buildx builder "${options.builder}" (\`docker buildx inspect ${options.builder} --bootstrap\` failed: ${why})`,
+        fix: `create it (docker buildx create --name ${options.builder} ...), start it, or pick one from \`docker buildx ls\``,
+      });
+    }
+  }
   if (options.needEngine) {
     const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: 20_000 });
     if (info.exitCode !== 0) {
@@ -73,6 +84,10 @@ export interface BakeInvocation {
   readonly set?: readonly string[];
   /** Passed as --progress. @default buildx's own choice */
   readonly progress?: string;
+  /** SBOM and provenance (mode=max) attestations on the pushed images. @default false */
+  readonly attest?: boolean;
+  /** buildx's --metadata-file: per target the pushed digest and names (for signing). */
+  readonly metadataFile?: string;
 }
 
 /** argv after `docker`: the exact command Kiln runs (and prints on --dry-run). */
@@ -83,6 +98,8 @@ export function bakeArgs(b: BakeInvocation): string[] {
   if (b.print) args.push('--print');
   if (b.push) args.push('--push');
   if (b.load) args.push('--load');
+  if (b.attest) args.push('--sbom=true', '--provenance=mode=max');
+  if (b.metadataFile) args.push('--metadata-file', b.metadataFile);
   for (const s of b.set ?? []) args.push('--set', s);
   args.push(...b.targets);
   return args;

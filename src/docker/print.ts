@@ -9,7 +9,9 @@
  *   `*.cache-to=` removes the cache export, as the real run does);
  * - `--push` / `--load`: an `output` on the requested targets only.
  */
-import { BAKE_VARIABLES, bakeModel, type BakeTarget } from '../emit/bake-file.ts';
+import { bakeModel, evaluateTarget } from '../emit/bake-file.ts';
+import { bakeVars } from '../emit/bake-functions.ts';
+import { synthIdentities } from '../emit/synth.ts';
 import { buildClosure } from '../graph/select.ts';
 import type { BuildGraph } from '../graph/types.ts';
 import type { BakeInvocation } from './buildx.ts';
@@ -32,11 +34,10 @@ export interface PrintRendering {
 }
 
 export function renderPrint(graph: BuildGraph, b: BakeInvocation, env: NodeJS.ProcessEnv): PrintRendering {
-  const vars = Object.fromEntries(Object.entries(BAKE_VARIABLES).map(([k, v]) => [k, env[k] ?? v]));
-  const resolve = (s: string): string => s.replace(/\$\{(\w+)\}/g, (m, name: string) => vars[name] ?? m);
-  const model = bakeModel(graph);
+  const vars = bakeVars(env);
+  const model = bakeModel(graph, synthIdentities(graph));
   const target: Record<string, Record<string, unknown>> = {};
-  for (const t of buildClosure(graph, b.targets)) target[t.name] = resolved(model.target[t.name]!, resolve);
+  for (const t of buildClosure(graph, b.targets)) target[t.name] = evaluateTarget(model.target[t.name]!, vars);
 
   const skipped: string[] = [];
   const lists = new Map<string, string[]>(); // "target\0key" -> values collected from --set
@@ -66,15 +67,6 @@ export function renderPrint(graph: BuildGraph, b: BakeInvocation, env: NodeJS.Pr
   const output = b.push ? 'type=image,push=true' : b.load ? 'type=docker' : null;
   if (output) for (const n of b.targets) target[n]!.output = [output];
   return { json: { group: { default: { targets: [...b.targets] } }, target }, skipped };
-}
-
-function resolved(t: BakeTarget, resolve: (s: string) => string): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...t };
-  if (t.tags) out.tags = t.tags.map(resolve);
-  if (t.labels) out.labels = Object.fromEntries(Object.entries(t.labels).map(([k, v]) => [k, resolve(v)]));
-  if (t['cache-from']) out['cache-from'] = t['cache-from'].map(resolve);
-  if (t['cache-to']) out['cache-to'] = t['cache-to'].map(resolve);
-  return out;
 }
 
 /** bake's target patterns: `*` and `?` wildcards (path.Match). */

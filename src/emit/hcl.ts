@@ -5,7 +5,23 @@ export class Interpolated {
   constructor(readonly text: string) {}
 }
 
-export type HclValue = string | number | boolean | Interpolated | readonly HclValue[] | { readonly [k: string]: HclValue };
+/**
+ * A call of one of the bake file's functions, e.g. `cache_from("torch-rtx4090")`.
+ * Arguments are strings; an Interpolated argument keeps its `${VAR}`.
+ */
+export class Call {
+  constructor(
+    readonly fn: string,
+    readonly args: readonly (string | Interpolated)[],
+  ) {}
+
+  /** HCL text of the call. */
+  hcl(): string {
+    return `${this.fn}(${this.args.map((a) => (a instanceof Interpolated ? hclString(a.text, true) : hclString(a))).join(', ')})`;
+  }
+}
+
+export type HclValue = string | number | boolean | Interpolated | Call | readonly HclValue[] | { readonly [k: string]: HclValue };
 
 export interface HclBlock {
   readonly type: string;
@@ -13,8 +29,21 @@ export interface HclBlock {
   readonly attributes: readonly (readonly [string, HclValue])[];
 }
 
+/**
+ * A user-defined bake function (buildx >= 0.13 evaluates them; they may read the file's
+ * variables). `result` is HCL expression text, written by hand in src/emit/bake-functions.ts.
+ */
+export interface HclFunction {
+  readonly name: string;
+  readonly params: readonly string[];
+  readonly result: string;
+  /** One comment line above the block: why the function exists. */
+  readonly why: string;
+}
+
 function value(v: HclValue, indent: string): string {
   if (v instanceof Interpolated) return hclString(v.text, true);
+  if (v instanceof Call) return v.hcl();
   if (typeof v === 'string') return hclString(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) {
@@ -26,9 +55,12 @@ function value(v: HclValue, indent: string): string {
   return `{\n${entries.map(([k, x]) => `${indent}  ${hclString(k)} = ${value(x, `${indent}  `)}`).join('\n')}\n${indent}}`;
 }
 
-/** Render blocks in the given order; attribute order is the caller's. */
-export function renderHcl(banner: string, blocks: readonly HclBlock[]): string {
+/** Render functions, then blocks, in the given order; attribute order is the caller's. */
+export function renderHcl(banner: string, blocks: readonly HclBlock[], functions: readonly HclFunction[] = []): string {
   const out = [banner];
+  for (const f of functions) {
+    out.push('', `# ${f.why}`, `function ${hclString(f.name)} {`, `  params = [${f.params.join(', ')}]`, `  result = ${f.result}`, '}');
+  }
   for (const b of blocks) {
     out.push('');
     out.push(`${b.type} ${hclString(b.label)} {`);

@@ -30,3 +30,9 @@ export async function checkoutDefinitions(root: string, ref: string): Promise<{ 
     throw err;
   }
 }
+
+/** A file's text as committed at `ref` (`git show ref:path`); null when the commit has no such file. */
+export async function readAtRef(root: string, ref: string, path: string): Promise<string | null> {
+  const r = await execa('git', ['show', `${ref}:${path}`], { cwd: root, reject: false, stripFinalNewline: false });
+  return r.exitCode === 0 ? r.stdout : null;
+}

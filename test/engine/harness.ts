@@ -332,6 +332,51 @@ export async function bake(opts: BakeOptions): Promise<BakeResult> {
   });
 }
 
+/**
+ * `kiln bake ... --progress rawjson` from `cwd` (its own bin/kiln.mjs), under the engine lock:
+ * the CLI's own flags (--push, --deps-read-only, --base-mirror) end to end, with the steps parsed.
+ */
+export async function kilnBake(cwd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 10 * 60_000): Promise<BakeResult> {
+  const command = ['node', path.join(cwd, 'bin/kiln.mjs'), 'bake', ...args, '--progress', 'rawjson'];
+  return engineLock(async () => {
+    const t0 = Date.now();
+    const r = await execa(command[0]!, command.slice(1), { cwd, env, reject: false, timeout: timeoutMs });
+    const stderr = String(r.stderr);
+    const progress = parseRawjson(stderr);
+    const errors = progress.steps.filter((s) => s.error && s.kind !== 'cache').map((s) => `${s.rawName}: ${s.error}\n${s.logs}`);
+    return {
+      ok: r.exitCode === 0,
+      exitCode: r.exitCode,
+      command,
+      durationMs: Date.now() - t0,
+      steps: progress.steps,
+      stderr,
+      stdout: String(r.stdout),
+      errorText: [...progress.text, ...errors].join('\n'),
+    };
+  });
+}
+
+/**
+ * Deletes what a tag names from the loopback registry (storage delete is on, tools/engine.sh):
+ * the manifest the tag resolves to, so the tag is gone. Returns false when the tag did not exist.
+ */
+export async function deleteRegistryTag(repo: string, tag: string, registry = REGISTRY): Promise<boolean> {
+  const accept = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+  ].join(', ');
+  const head = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { Accept: accept }, signal: AbortSignal.timeout(10_000) });
+  if (head.status === 404) return false;
+  const digest = head.headers.get('docker-content-digest');
+  if (!head.ok || !digest) throw new Error(`registry: HEAD ${repo}:${tag} -> ${head.status}`);
+  const del = await fetch(`http://${registry}/v2/${repo}/manifests/${digest}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) });
+  if (del.status !== 202) throw new Error(`registry: DELETE ${repo}@${digest} -> ${del.status} (is storage delete enabled?)`);
+  return true;
+}
+
 /** `docker buildx bake --print` as parsed JSON. */
 export async function bakePrint(opts: Pick<BakeOptions, 'cwd' | 'files' | 'targets' | 'vars' | 'set'>) {
   const args = ['buildx', 'bake', '--print'];
