@@ -117,6 +117,8 @@ test('a free connection takes half of the slowest segment', async (t) => {
   // The second segment's connection is stuck (no byte) until a request for its tail shows up.
   // No body starts before both segments' requests are in: under load the first segment could
   // otherwise finish, and its connection steal, before the second segment's request arrived.
+  // Whether a second steal follows (of either segment) depends on load; it is served whenever
+  // it comes, as the barrier stays down once both segments were open.
   srv.routes.set('/s.bin', { data: d.data, holdStart: half, barrier: { key: 'steal', n: 2 } });
   const manifest = await writeManifest(dir, [urlModel('s', `${srv.base}/s.bin`, 'vae', 's.bin', d.sha256, d.data.length)]);
   // Two segments of 4 MiB; a segment with >= 2 x 1 MiB left may be split.

@@ -47,7 +47,12 @@ export interface Route {
   lastModified?: string;
   /** 302 to this URL or path. */
   redirect?: string;
-  /** Hold each response's body until `barrier.n` requests under `barrier.key` are open at once (proves they run in parallel). */
+  /**
+   * Hold each response's body until `barrier.n` requests under `barrier.key` are open at once
+   * (proves they run in parallel). Then the barrier is down for good: a later request (a retry,
+   * a free connection taking half of a segment) may come when the others have closed, and
+   * would otherwise wait for company that never comes.
+   */
   barrier?: { key: string; n: number };
   /** Hold the body at this offset of the file until `release()` (a transfer kept in progress). */
   holdAfter?: number;
@@ -98,7 +103,8 @@ export async function startServer(): Promise<TestServer> {
   const seen: string[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const barriers = new Map<string, { open: number; waiting: (() => void)[] }>();
+  // A barrier stays down once it has opened: see Route.barrier.
+  const barriers = new Map<string, { open: number; down: boolean; waiting: (() => void)[] }>();
   let held: (() => void)[] = [];
   let released = false;
   let openAll = 0;
@@ -272,18 +278,21 @@ export async function startServer(): Promise<TestServer> {
     };
     const go = () => (rate || holdAt !== undefined ? tick() : (send(end), finish()));
     if (route.barrier) {
-      res.flushHeaders(); // the client has its answer; only the body waits
-      const b = barriers.get(route.barrier.key) ?? { open: 0, waiting: [] };
+      const b = barriers.get(route.barrier.key) ?? { open: 0, down: false, waiting: [] };
       barriers.set(route.barrier.key, b);
-      b.open++;
-      res.on('close', () => {
-        b.open--;
-      });
-      b.waiting.push(go);
-      if (b.open >= route.barrier.n) {
-        for (const w of b.waiting.splice(0)) w();
+      if (!b.down) {
+        res.flushHeaders(); // the client has its answer; only the body waits
+        b.open++;
+        res.on('close', () => {
+          b.open--;
+        });
+        b.waiting.push(go);
+        if (b.open >= route.barrier.n) {
+          b.down = true;
+          for (const w of b.waiting.splice(0)) w();
+        }
+        return;
       }
-      return;
     }
     go();
   });
