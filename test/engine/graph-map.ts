@@ -64,9 +64,10 @@ export function executedLayers(graph: BuildGraph, steps: readonly Step[]): { key
 export async function bakeEachTarget(
   graph: BuildGraph,
   build: (target: string) => Promise<{ ok: boolean; errorText: string }>,
+  only: (t: Target) => boolean = () => true,
 ): Promise<string[]> {
   const failures: string[] = [];
-  for (const t of buildClosure(graph, graph.targets.filter((x) => x.image).map((x) => x.name))) {
+  for (const t of buildClosure(graph, graph.targets.filter((x) => x.image).map((x) => x.name)).filter(only)) {
     const r = await build(t.name);
     if (!r.ok) failures.push(`${t.name}: ${r.errorText}`);
   }

@@ -259,9 +259,14 @@ export async function removeImages(refs: string[]): Promise<void> {
   if (refs.length) await execa('docker', ['image', 'rm', '-f', ...refs], { reject: false });
 }
 
-/** `docker builder prune -af`: drops ALL BuildKit cache of the daemon (takes the engine lock). */
+/**
+ * `docker builder prune -af`: drops ALL BuildKit cache of the daemon (takes the engine lock).
+ * With the native snapshotter every record is a full copy, so dropping the whole graph's cache
+ * took over 2 minutes once on a busy 2-core machine (41 s for the small smoke fixture): the
+ * bound is 10 minutes.
+ */
 export async function pruneBuildCache(): Promise<void> {
-  await engineLock(() => docker(['builder', 'prune', '-af']));
+  await engineLock(() => docker(['builder', 'prune', '-af'], { timeout: 10 * 60_000 }));
 }
 
 // ------------------------------------------------------------------ bake
