@@ -212,7 +212,7 @@ target "flux1-dev-rtx5090" {
   }
   tags = [
     image("flux1-dev", "rtx5090-${TAG}"),
-    identity("flux1-dev", "rtx5090-id-f8631edf6f1136f8"),
+    identity("flux1-dev", "rtx5090-id-444db5956e327b2d"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -282,7 +282,7 @@ target "llm-prompt-rtx4090" {
   }
   tags = [
     image("llm-prompt", "rtx4090-${TAG}"),
-    identity("llm-prompt", "rtx4090-id-170c234bec9f4387"),
+    identity("llm-prompt", "rtx4090-id-55122b952a3f41e3"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -310,7 +310,7 @@ target "llm-prompt-rtx5090" {
   }
   tags = [
     image("llm-prompt", "rtx5090-${TAG}"),
-    identity("llm-prompt", "rtx5090-id-c2929e03ef2804f3"),
+    identity("llm-prompt", "rtx5090-id-c4cd7e136f740d48"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -455,7 +455,7 @@ target "sd15-basic-rtx4090" {
   }
   tags = [
     image("sd15-basic", "rtx4090-${TAG}"),
-    identity("sd15-basic", "rtx4090-id-786c48ee75891f10"),
+    identity("sd15-basic", "rtx4090-id-63e44758ad135a7b"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -484,7 +484,7 @@ target "sd15-basic-rtx5090" {
   }
   tags = [
     image("sd15-basic", "rtx5090-${TAG}"),
-    identity("sd15-basic", "rtx5090-id-18455ff29d025297"),
+    identity("sd15-basic", "rtx5090-id-2edb540ae6c2604a"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -513,7 +513,7 @@ target "sdxl-rtx4090" {
   }
   tags = [
     image("sdxl", "rtx4090-${TAG}"),
-    identity("sdxl", "rtx4090-id-2bcf02e1c935289b"),
+    identity("sdxl", "rtx4090-id-7b1a563aeddb200d"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -542,7 +542,7 @@ target "sdxl-rtx5090" {
   }
   tags = [
     image("sdxl", "rtx5090-${TAG}"),
-    identity("sdxl", "rtx5090-id-f49e6082c6b3b1c8"),
+    identity("sdxl", "rtx5090-id-74c8fb4de5f30a8a"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -614,7 +614,7 @@ target "wan-video-rtx4090" {
   }
   tags = [
     image("wan-video", "rtx4090-${TAG}"),
-    identity("wan-video", "rtx4090-id-cd10e9a18546a799"),
+    identity("wan-video", "rtx4090-id-45a4a56a135bb7b9"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"
@@ -644,7 +644,7 @@ target "wan-video-rtx5090" {
   }
   tags = [
     image("wan-video", "rtx5090-${TAG}"),
-    identity("wan-video", "rtx5090-id-882bdd2ec7fe338d"),
+    identity("wan-video", "rtx5090-id-dd342db257ddbe86"),
   ]
   labels = {
     "kiln.cuda" = "12.8.1"

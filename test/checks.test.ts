@@ -164,6 +164,27 @@ vtest('shared-libs: a dangling versioned link and a missing soname fail; libcuda
   t.regex(good.out, /1 ELF files resolve \(except libcuda\.so\.1/);
 });
 
+vtest("shared-libs: each failing library gets its owner's fix (llama.cpp's install or a template package), not another's", async (t) => {
+  const llama = join(root, 'llama-fixes');
+  const pkg = join(root, 'pkg-fixes');
+  mkdirSync(llama, { recursive: true });
+  mkdirSync(pkg, { recursive: true });
+  copyFileSync('/bin/true', join(llama, 'llama-server'));
+  // A library whose needed soname nothing provides: what onnxruntime's CUDA provider is without torch's nvidia-* wheels.
+  symlinkSync('libnothing.so.9', join(pkg, 'libprovider.so'));
+  const entry = {
+    id: 'shared-libs',
+    paths: [`${llama}/*`, `${pkg}/*`],
+    fixes: { [`${llama}/*`]: 'LLAMA FIX', [`${pkg}/*`]: 'PACKAGE FIX' },
+    fix: 'see the fix under each library',
+  };
+  const bad = await check([entry]);
+  t.is(bad.exitCode, 1, bad.out);
+  t.regex(bad.out, /libprovider\.so -> libnothing\.so\.9: the link points at nothing/);
+  t.regex(bad.out, /fix: PACKAGE FIX/);
+  t.notRegex(bad.out, /LLAMA FIX/, "llama.cpp's install is fine: its fix is not printed");
+});
+
 vtest('no-host-keys: a private host key fails; public keys alone pass', async (t) => {
   const ssh = join(root, 'etc-ssh');
   mkdirSync(ssh, { recursive: true });

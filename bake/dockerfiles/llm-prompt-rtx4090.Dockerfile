@@ -150,7 +150,10 @@ COPY <<"spec.json" /opt/kiln/checks/
       "ignore": [
         "libcuda.so.1"
       ],
-      "fix": "llama.cpp's libraries carry SONAME versions (libllama.so.0, ...): the llama builder copies *.so* keeping links; the CUDA libraries come from the base image flavour (base/common.ts: imageFlavor)"
+      "fixes": {
+        "/opt/llama/*": "llama.cpp's libraries carry SONAME versions (libllama.so.0, ...): the llama builder copies *.so* keeping links; the CUDA libraries come from the base image flavour (base/common.ts: imageFlavor)"
+      },
+      "fix": "see the fix under each library"
     },
     {
       "id": "kernel-arch:llama",

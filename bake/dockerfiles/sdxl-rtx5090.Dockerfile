@@ -185,7 +185,10 @@ COPY <<"spec.json" /opt/kiln/checks/
       "ignore": [
         "libcuda.so.1"
       ],
-      "fix": "llama.cpp's libraries carry SONAME versions (libllama.so.0, ...): the llama builder copies *.so* keeping links; the CUDA libraries come from the base image flavour (base/common.ts: imageFlavor)"
+      "fixes": {
+        "/opt/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime_providers_cuda.so": "templates/sdxl/template.ts: pip['onnxruntime-gpu']: its libraries load the CUDA libraries of torch's nvidia-* wheels (nvidia/*/lib); pin a onnxruntime-gpu built for the CUDA of torch 2.8.0 (base/rtx5090.ts), or a torch whose nvidia-* wheels carry what it needs (https://onnxruntime.ai/docs/execution-providers/CUDA-ExecutionProvider.html (requirements, preload_dlls))"
+      },
+      "fix": "see the fix under each library"
     },
     {
       "id": "no-host-keys",

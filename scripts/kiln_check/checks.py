@@ -214,8 +214,9 @@ def check_shared_libs(entry: dict, ctx: Context) -> Outcome:
     extra = [d for pattern in entry.get("libraryPath", []) for d in sorted(glob.glob(pattern))]
     if extra:
         env["LD_LIBRARY_PATH"] = ":".join(extra + [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p])
-    problems, seen = [], 0
+    problems, fixes, seen = [], [], 0
     for pattern in entry["paths"]:
+        found = len(problems)
         matches = sorted(glob.glob(pattern, recursive=True))
         if not matches:
             problems.append(f"{pattern}: nothing there")
@@ -231,8 +232,12 @@ def check_shared_libs(entry: dict, ctx: Context) -> Outcome:
             missing = sorted({line.split()[0] for line in r.stdout.splitlines() if "=> not found" in line} - ignore)
             if missing:
                 problems.append(f"{path} needs {', '.join(missing)}, which the dynamic linker cannot find")
+        # The fix of the owner of this pattern (llama.cpp's install, a template package), once.
+        fix = entry.get("fixes", {}).get(pattern)
+        if len(problems) > found and fix and fix not in fixes:
+            fixes.append(fix)
     if problems:
-        raise Failure("\n".join(problems), entry["fix"])
+        raise Failure("\n".join(problems), "\n".join(fixes) or entry["fix"])
     return Outcome(f"{seen} ELF files resolve" + (f" (except {', '.join(sorted(ignore))}, from the driver)" if ignore else ""))
 
 

@@ -131,11 +131,22 @@ export function templateCheckSpec(input: CheckInput): CheckSpec {
     fix: 'see each node',
   });
 
-  const libs: { paths: string[]; libraryPath: string[] } = { paths: [], libraryPath: [] };
-  if (features.includes('llama')) libs.paths.push(`${P.llama}/*`);
+  // Each path pattern carries the fix for its owner: llama.cpp's install, or a template package.
+  const libs: { paths: string[]; libraryPath: string[]; fixes: Record<string, string> } = { paths: [], libraryPath: [], fixes: {} };
+  if (features.includes('llama')) {
+    const pattern = `${P.llama}/*`;
+    libs.paths.push(pattern);
+    libs.fixes[pattern] =
+      `llama.cpp's libraries carry SONAME versions (libllama.so.0, ...): the llama builder copies *.so* keeping links; the CUDA libraries come from the base image flavour (${base.file}: imageFlavor)`;
+  }
   for (const name of pip) {
     const probe = PACKAGE_PROBES[name];
-    for (const l of probe?.sharedLibs ?? []) libs.paths.push(`${SITE_PACKAGES}/${l}`);
+    for (const l of probe?.sharedLibs ?? []) {
+      const pattern = `${SITE_PACKAGES}/${l}`;
+      libs.paths.push(pattern);
+      libs.fixes[pattern] =
+        `${tfile}: pip['${name}']: its libraries load the CUDA libraries of torch's nvidia-* wheels (${(probe?.libraryPath ?? []).join(', ') || 'site-packages'}); pin a ${name} built for the CUDA of torch ${gpu.def.torch.torch} (${gpu.file}), or a torch whose nvidia-* wheels carry what it needs (${probe?.source ?? 'its docs'})`;
+    }
     for (const l of probe?.libraryPath ?? []) libs.libraryPath.push(`${SITE_PACKAGES}/${l}`);
   }
   if (libs.paths.length > 0) {
@@ -145,7 +156,8 @@ export function templateCheckSpec(input: CheckInput): CheckSpec {
       paths: libs.paths,
       libraryPath: libs.libraryPath,
       ignore: DRIVER_LIBS,
-      fix: `llama.cpp's libraries carry SONAME versions (libllama.so.0, ...): the llama builder copies *.so* keeping links; the CUDA libraries come from the base image flavour (${base.file}: imageFlavor)`,
+      fixes: libs.fixes,
+      fix: 'see the fix under each library',
     });
   }
 
