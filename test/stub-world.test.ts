@@ -263,6 +263,37 @@ if (skip) {
     t.notRegex(r.stdout, /not found/);
   });
 
+  test.serial("torch 2.9.0 from cu128 (pip and uv) brings the nvidia-*-cu12 wheels whose libraries onnxruntime-gpu's CUDA provider loads; pip check is clean", async (t) => {
+    // The bump-torch scenario's family. Real torch 2.9.0+cu128 requires the CUDA 12.8 nvidia-*-cu12
+    // wheels; without them the image's shared-libs check finds no libcublas, libcudnn, ... for the provider.
+    const site = 'lib/python3.12/site-packages';
+    const provider = `${site}/onnxruntime/capi/libonnxruntime_providers_cuda.so`;
+    const install = {
+      pip: `pip install --index-url ${CU128} torch==2.9.0 torchvision==0.24.0 torchaudio==2.9.0 xformers==0.0.33 >/dev/null`,
+      uv: `pip install uv==0.12.5 >/dev/null; uv pip install --index-url ${CU128} torch==2.9.0 torchvision==0.24.0 torchaudio==2.9.0 xformers==0.0.33 >/dev/null`,
+    };
+    for (const [tool, cmd] of Object.entries(install)) {
+      const venv = `/opt/v29-${tool}`;
+      const r = await sh(`set -e; python3 -m venv ${venv}; export PATH=${venv}/bin:$PATH VIRTUAL_ENV=${venv}
+        ${cmd}
+        pip install onnxruntime-gpu==1.22.0 >/dev/null
+        set +e; pip freeze | grep -E '^(torch|nvidia-nccl-cu12|nvidia-nvshmem-cu12)=='
+        cd / && LD_LIBRARY_PATH=$(ls -d ${venv}/${site}/nvidia/*/lib 2>/dev/null | paste -sd:) ldd ${venv}/${provider}
+        pip check; echo "check=$?"`);
+      t.regex(r.stdout, /^check=\d+$/m, `${tool}: the installs failed:\n${r.all}`);
+      t.regex(r.stdout, /^torch==2\.9\.0\+cu128$/m, `${tool}: ${r.all}`);
+      t.regex(r.stdout, /^nvidia-nccl-cu12==2\.27\.5$/m, `${tool}: torch 2.9.0 pins NCCL 2.27.5`);
+      t.regex(r.stdout, /^nvidia-nvshmem-cu12==3\.3\.20$/m, `${tool}: torch 2.9.0 adds NVSHMEM`);
+      // (The devel flavour also has system CUDA libraries, so "resolves" must mean: from the wheels.)
+      for (const [lib, part] of [['libcublas.so.12', 'cublas'], ['libcublasLt.so.12', 'cublas'], ['libcudnn.so.9', 'cudnn'], ['libcufft.so.11', 'cufft'], ['libcurand.so.10', 'curand']] as const) {
+        t.regex(r.stdout, new RegExp(`^\\s+${lib.replace(/\./g, '\\.')} => ${venv}/${site}/nvidia/${part}/lib/${lib.replace(/\./g, '\\.')} `, 'm'), `${tool}: ${lib} from the wheel`);
+      }
+      t.notRegex(r.stdout, /not found/);
+      t.regex(r.stdout, /^No broken requirements found\.$/m, `${tool}: ${r.all}`);
+      t.regex(r.stdout, /^check=0$/m);
+    }
+  });
+
   test.serial('uv: pip installs it into the venv; `uv pip install` resolves like the stub pip, into $VIRTUAL_ENV, and is logged as uv', async (t) => {
     const r = await sh(`set -e; export PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv
       pip install uv==0.12.5 >/dev/null; uv --version
