@@ -8,7 +8,7 @@
 #   tools/engine.sh env      print `export DOCKER_HOST=...` / `export DOCKER_CONFIG=...` for eval
 #   tools/engine.sh reset    down, then delete images, build cache and registry blobs (a fresh start)
 #
-# Recipe: /work/shared/ENGINE.md (verified on these machines). The machine has
+# Recipe: ../shared/ENGINE.md, beside the repo (verified on these machines). The machine has
 # the docker CLI but no engine, and reaches only Debian's and npm's mirrors:
 #   - containerd, runc, busybox-static, docker-registry come from the system's
 #     own apt sources (bookworm);

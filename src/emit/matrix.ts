@@ -130,9 +130,11 @@ function explain(p: TargetPlan, closure: readonly Target[], plans: ReadonlyMap<s
   return `shared stage changed: ${origins.map((o) => `${o.target} (${o.reason})`).join(', ')}`;
 }
 
+const includeOf = (m: Matrix) => m.include.map((e) => ({ target: e.target, template: e.template, gpu: e.gpu, minutes: e.minutes, reason: e.reason }));
+
 /** Compact, one line: the `matrix` output (`fromJSON` in the template jobs). */
 export function renderMatrix(m: Matrix): string {
-  return JSON.stringify({ include: m.include.map((e) => ({ target: e.target, template: e.template, gpu: e.gpu, minutes: e.minutes, reason: e.reason })) });
+  return JSON.stringify({ include: includeOf(m) });
 }
 
 /** The `shared` output: target names for one `kiln bake` invocation, space-separated. */
@@ -142,7 +144,7 @@ export function renderShared(m: Matrix): string {
 
 /** Both levels, one line (stdout outside Actions). */
 export function renderLevels(m: Matrix): string {
-  return JSON.stringify({ ...JSON.parse(renderMatrix(m)), shared: m.shared.map((e) => e.target) });
+  return JSON.stringify({ include: includeOf(m), shared: m.shared.map((e) => e.target) });
 }
 
 /** Rows of the job-summary table (header first): level, target, why it rebuilds, estimated minutes. */
