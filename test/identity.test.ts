@@ -95,4 +95,6 @@ test('a ref without bake/identities.json (older than identities) still compares 
   const r = await kilnIn(repo.root, ['plan', '--since', 'HEAD']);
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stderr, /HEAD has no bake\/identities\.json \(it predates content identities\)/);
+  const m = await kilnIn(repo.root, ['matrix', '--since', 'HEAD']);
+  t.is(m.stdout, '{"include":[],"shared":[]}', 'no definition changed: nothing to build (not every target)');
 });

@@ -7,16 +7,15 @@
  *   src/emit/partials, a label) does to the generated files. Layer keys cannot
  *   see those; identities can, and the first changed step says what re-runs.
  */
-import { firstChangedLayer } from '../emit/dockerfile-steps.ts';
-import { IDENTITY_FILE, parseIdentityFile } from '../emit/identity.ts';
-import type { LoadOptions } from '../dsl/load.ts';
-import { planChanges, type Plan } from '../graph/plan.ts';
-import type { BuildGraph } from '../graph/types.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../cli/project.ts';
-import { loadProject } from '../dsl/load.ts';
+import { loadProject, type LoadOptions } from '../dsl/load.ts';
+import { firstChangedLayer } from '../emit/dockerfile-steps.ts';
+import { IDENTITY_FILE, parseIdentityFile } from '../emit/identity.ts';
+import { planChanges, type Plan } from '../graph/plan.ts';
 import { resolveGraph } from '../graph/resolve.ts';
+import type { BuildGraph } from '../graph/types.ts';
 import { checkoutDefinitions, readAtRef } from '../io/git-ref.ts';
 
 /** The graph of the definitions at a git ref (rendered with today's src/), or null when the ref has none. */
@@ -34,7 +33,7 @@ export interface SinceComparison {
   readonly plan: Plan;
   readonly graph: BuildGraph;
   readonly files: ReadonlyMap<string, string>;
-  /** Targets whose content identity differs from REF's committed one (all of them when REF has none). */
+  /** Targets whose content identity differs from REF's committed one (none when REF has no identities). */
   readonly changed: ReadonlySet<string>;
   /** REF has no bake/identities.json (it predates them): only definition changes are seen. */
   readonly refHasIdentities: boolean;
@@ -45,7 +44,8 @@ export async function compareSince(root: string, ref: string, options: LoadOptio
   const { graph, files } = await synthesize(root, options);
   const now = parseIdentityFile(files.get(IDENTITY_FILE)!)!;
   const committed = parseIdentityFile((await readAtRef(root, ref, IDENTITY_FILE)) ?? '');
-  const changed = new Set(graph.targets.filter((t) => committed?.targets[t.name]?.identity !== now.targets[t.name]!.identity).map((t) => t.name));
+  // A target new since REF is `new` in the plan; only targets REF had can differ in identity.
+  const changed = new Set(graph.targets.filter((t) => committed?.targets[t.name] && committed.targets[t.name]!.identity !== now.targets[t.name]!.identity).map((t) => t.name));
   const generated = new Map<string, number | null>();
   for (const t of graph.targets) {
     const was = committed?.targets[t.name];
