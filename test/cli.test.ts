@@ -157,7 +157,8 @@ function fakeDocker(t: { teardown(fn: () => void): void }, versionLine: string |
     `#!/bin/sh\n[ "$1 $2" = "buildx version" ] && { ${body}; }\n[ "$1" = "info" ] && { ${info}; }\necho "fake docker: unexpected $*" >&2; exit 99\n`,
     { mode: 0o755 },
   );
-  return { PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin` };
+  // DOCKER_HOST emptied: under .ci/run the engine's socket is exported, and the messages name it.
+  return { PATH: `${dir}:${dirname(process.execPath)}:/usr/bin:/bin`, DOCKER_HOST: '' };
 }
 
 test('bake with buildx older than 0.13 (checked with semver): names the version found, prints the command, exits non-zero', async (t) => {
