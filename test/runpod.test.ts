@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { allowedCudaVersions, runpodTemplate, type RunpodInput, type RunpodPod, type RunpodTemplate } from '../src/emit/runpod.ts';
 import { RUNPOD_CUDA_VERSIONS, RUNPOD_GPU_TYPE_IDS } from '../src/facts/runpod.ts';
 import { repoRoot } from './helpers/fixtures.ts';
+import { reservePort } from './helpers/ports.ts';
 
 const KEY = 'rpa_TESTKEY0123456789abcdefghijklmnopqrstuv';
 const HF = 'hf_SECRETHFTOKEN0123456789abcdefghij';
@@ -224,11 +225,8 @@ test('--deploy against a server error (500) and a 2xx without id', async (t) => 
 });
 
 test('--deploy when nothing listens (connection refused): names the URL and the cause', async (t) => {
-  // A port that was just free: bind, note it, close.
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((ok) => server.close(() => ok()));
+  // A reserved port nothing binds (a just-freed one could be taken by another test meanwhile).
+  const port = await reservePort();
   const r = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx5090', '--deploy', '--verbose'], {
     RUNPOD_API_KEY: KEY,
     RUNPOD_API_BASE: `http://127.0.0.1:${port}/v1`,

@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { reservePort } from '../../helpers/ports.ts';
 import { baseEnv, SCRIPTS, sleep, tempDir, waitFor } from './util.ts';
 
 export const START = join(SCRIPTS, 'start.sh');
@@ -54,18 +54,6 @@ print(f"fake ComfyUI listening on {port}", flush=True)
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 `;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function writeExec(path: string, body: string): Promise<void> {
   await writeFile(path, body);
   await chmod(path, 0o755);
@@ -104,8 +92,8 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     pids: join(root, 'pids'),
     tmp: join(root, 'tmp'),
     home: join(root, 'home'),
-    port: await freePort(),
-    statusPort: await freePort(),
+    port: await reservePort(),
+    statusPort: await reservePort(),
     env: {},
   };
   for (const d of [s.comfy, s.ws, s.manifest, s.bin, s.pids, s.tmp, s.home, join(s.comfy, 'custom_nodes'), join(s.comfy, 'models', 'checkpoints')]) {
@@ -137,8 +125,7 @@ export async function sandbox(t: { teardown(fn: () => unknown): void }): Promise
     // Nothing here may reach the machine's own /etc/hosts or GPU, whatever a test enables.
     KILN_HOSTS_FILE: join(root, 'etc-hosts'),
     KILN_NVIDIA_SMI: join(s.bin, 'no-nvidia-smi'),
-    // The status endpoint only where a test looks at it (ENABLE_STATUS=true): every listener
-    // makes a port that another test just found free less likely to stay free.
+    // The status endpoint only where a test looks at it (ENABLE_STATUS=true): one process less.
     ENABLE_STATUS: 'false',
     STATUS_HOST: '127.0.0.1',
     STATUS_PORT: String(s.statusPort),
