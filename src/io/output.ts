@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { pidAlive } from './pid.ts';
 
 /** Everything under this folder is generated; nothing else lives there. */
 export const OUTPUT_DIR = 'bake';
@@ -67,20 +68,11 @@ export function removeStaleStaging(root: string): string[] {
   for (const name of existsSync(root) ? readdirSync(root) : []) {
     if (!name.startsWith(STAGING_PREFIX)) continue;
     const pid = /^(\d+)-/.exec(name.slice(STAGING_PREFIX.length))?.[1];
-    if (pid && alive(Number(pid))) continue;
+    if (pid && pidAlive(Number(pid))) continue;
     rmSync(join(root, name), { recursive: true, force: true });
     removed.push(name);
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext, Implementation, TestFn } from 'ava';
 import { execa } from 'execa';
 import semver from 'semver';
+import { pidAlive } from '../../src/io/pid.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const STUB_WORLD_BUILD = path.join(REPO_ROOT, 'tools/stub-world/build.sh');
@@ -135,15 +136,6 @@ export function engineTest(
 
 const lockHeld = new AsyncLocalStorage<boolean>();
 const LOCK_DIR = path.join(tmpdir(), 'kiln-engine-tests.lock');
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Runs fn holding an exclusive, cross-process lock on the engine (a mkdir

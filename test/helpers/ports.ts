@@ -9,10 +9,11 @@
  * hands out on its own, and each is reserved across the suite's worker
  * processes by an exclusive file naming the owner's pid.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../../src/io/pid.ts';
 
 const DIR = join(tmpdir(), 'kiln-test-ports');
 /** Lowest port handed out: clear of well-known services' 1-10000. */
@@ -28,16 +29,7 @@ export function ephemeralLow(): number {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the port's reservation file, or a dead owner's; false when a live process holds it. */
+/** Takes the port's reservation file, or a dead owner's; false when another process holds it. */
 function claim(port: number): boolean {
   const file = join(DIR, String(port));
   try {
@@ -46,15 +38,21 @@ function claim(port: number): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  const owner = Number(readFileSync(file, 'utf8') || 0);
-  if (owner === process.pid || (owner > 0 && alive(owner))) return false;
-  // A dead owner's file: remove it and race for it like a free one.
-  rmSync(file, { force: true });
+  // A file left by a dead owner is taken over under a lock, never removed: removing it would let
+  // a plain create and a takeover both win. An empty file is being written (create, then write).
+  const lock = `${file}.lock`;
   try {
-    writeFileSync(file, String(process.pid), { flag: 'wx' });
-    return true;
+    mkdirSync(lock);
   } catch {
     return false;
+  }
+  try {
+    const owner = Number(readFileSync(file, 'utf8'));
+    if (!owner || pidAlive(owner)) return false;
+    writeFileSync(file, String(process.pid));
+    return true;
+  } finally {
+    rmdirSync(lock);
   }
 }
 
