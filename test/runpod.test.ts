@@ -165,6 +165,12 @@ test('renderer: disk from the template, tcp ports after http, secret names in a 
   t.deepEqual(Object.keys(tpl.env), [...Object.keys(tpl.env)].sort());
 });
 
+test('renderer: a service moved by its port variable in the template env is published where it listens', (t) => {
+  const tpl = runpodTemplate(input({ env: { COMFYUI_PORT: '8189', STATUS_PORT: '9300', SSH_PORT: '2222' } }));
+  t.deepEqual(tpl.ports, ['8189/http', '8080/http', '8888/http', '9300/http', '2222/tcp']);
+  t.regex(tpl.readme, /\| 8189\/http \| ComfyUI \|/);
+});
+
 test('--deploy POSTs the template to <base>/templates with Bearer auth and prints the id', async (t) => {
   const api = await fakeApi(t, () => ({ status: 200, body: JSON.stringify({ id: 'tpl_abc123', name: 'kiln-sd15-basic-rtx5090' }) }));
   const printed = await kiln(['runpod', 'sd15-basic', '--gpu', 'rtx5090']);

@@ -163,11 +163,17 @@ const cases: BadInput[] = [
     ...T, field: 'env.LLM_PORT', says: /llama-server on 8188, the port of comfyui[\s\S]*8081/,
   },
   { title: "COMFYUI_PORT: '8080' (FileBrowser's port)", project: () => withEnv({ COMFYUI_PORT: '8080' }), ...T, field: 'env.COMFYUI_PORT', says: /comfyui on 8080, the port of filebrowser/ },
+  { title: "STATUS_PORT: '8188' (ComfyUI's port)", project: () => withEnv({ STATUS_PORT: '8188' }), ...T, field: 'env.STATUS_PORT', says: /status on 8188, the port of comfyui[\s\S]*9188/ },
   { title: 'a port variable that is not a port', project: () => withEnv({ JUPYTER_PORT: 'eighty' }), ...T, field: 'env.JUPYTER_PORT', says: /not a port/ },
   {
     title: 'a template port on the port env moved FileBrowser to',
     project: () => project({ templates: [template({ env: { FILEBROWSER_PORT: '9000' }, ports: [{ port: 9000, protocol: 'http', name: 'x' }] })] }),
     ...T, field: 'ports[0].port', says: /9000 is already used by filebrowser/,
+  },
+  {
+    title: "a template port on the status endpoint's 9188",
+    project: () => project({ templates: [template({ ports: [{ port: 9188, protocol: 'http', name: 'x' }] })] }),
+    ...T, field: 'ports[0].port', says: /9188 is already used by status/,
   },
   {
     title: 'a port listed twice',
@@ -253,4 +259,13 @@ test('the port variables and defaults the port rules use are the ones start.sh r
 test('all problems of one template come at once, each once', (t) => {
   const err = t.throws(() => Testing.graph(withEnv({ GITHUB_PAT: fake.ghp, DB_PASS: 'x', COMFYUI_PORT: '8080' })), { instanceOf: ValidationError });
   t.deepEqual(err!.problems.map((p) => p.field).sort(), ['env.COMFYUI_PORT', 'env.DB_PASS', 'env.GITHUB_PAT']);
+});
+
+test('EXPOSE follows a port variable of the template env: a moved service is exposed where start.sh listens, not at its default', (t) => {
+  const g = Testing.graph(withEnv({ COMFYUI_PORT: '8189', STATUS_PORT: '9300' }));
+  const expose = g.targets.find((x) => x.name === 'demo-rtx4090')!.expose;
+  t.true(expose.includes('8189') && expose.includes('9300'), expose.join(' '));
+  t.false(expose.includes('8188') || expose.includes('9188'), expose.join(' '));
+  const unmoved = Testing.graph(withEnv({})).targets.find((x) => x.name === 'demo-rtx4090')!.expose;
+  t.true(unmoved.includes('8188') && unmoved.includes('9188'), unmoved.join(' '));
 });

@@ -19,7 +19,7 @@
 import semver from 'semver';
 import { KilnError } from '../errors.ts';
 import { RUNPOD_CUDA_VERSIONS } from '../facts/runpod.ts';
-import { SERVICE_PORTS } from '../graph/stages.ts';
+import { servicePortsIn } from '../graph/stages.ts';
 import type { ManifestModel } from '../graph/types.ts';
 
 /** Everything the renderer needs, gathered by the CLI from the graph and the template's definition. */
@@ -112,14 +112,17 @@ export function runpodPod(input: RunpodPodInput): RunpodPod {
   };
 }
 
-/** Services every Kiln image runs (scripts/start.sh), in port order of the RunPod UI. */
-const STANDARD_PORTS = [
-  { port: SERVICE_PORTS.comfyui, protocol: 'http', name: 'ComfyUI' },
-  { port: SERVICE_PORTS.filebrowser, protocol: 'http', name: 'FileBrowser' },
-  { port: SERVICE_PORTS.jupyter, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
-  { port: SERVICE_PORTS.status, protocol: 'http', name: 'Kiln status, JSON (GET /status; ENABLE_STATUS)' },
-  { port: SERVICE_PORTS.ssh, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
-] as const;
+/** Services every Kiln image runs (scripts/start.sh), in port order of the RunPod UI, where the template's env puts them. */
+function standardPorts(env: RunpodInput['env']) {
+  const port = servicePortsIn(env);
+  return [
+    { port: port.comfyui, protocol: 'http', name: 'ComfyUI' },
+    { port: port.filebrowser, protocol: 'http', name: 'FileBrowser' },
+    { port: port.jupyter, protocol: 'http', name: 'Jupyter (ENABLE_JUPYTER=true)' },
+    { port: port.status, protocol: 'http', name: 'Kiln status, JSON (GET /status; ENABLE_STATUS)' },
+    { port: port.ssh, protocol: 'tcp', name: 'SSH (key only, PUBLIC_KEY)' },
+  ] as const;
+}
 
 /** Variables that hold secrets: the template references a RunPod secret of the same name. */
 export const SECRET_VARIABLES = ['HF_TOKEN', 'CIVITAI_TOKEN', 'FILEBROWSER_PASSWORD', 'JUPYTER_TOKEN'] as const;
@@ -133,13 +136,13 @@ const RUNTIME_VARIABLES: readonly { readonly name: string; readonly value: strin
   { name: 'FILEBROWSER_PASSWORD', value: secretRef('FILEBROWSER_PASSWORD'), doc: 'FileBrowser admin password; generated and shown once in the log when empty' },
   { name: 'JUPYTER_TOKEN', value: secretRef('JUPYTER_TOKEN'), doc: 'Jupyter token; generated and shown once in the log when empty' },
   { name: 'PUBLIC_KEY', value: '', doc: 'SSH public key; SSH is key-only and off when empty' },
-  { name: 'ENABLE_FILEBROWSER', value: 'true', doc: 'FileBrowser on port 8080' },
-  { name: 'ENABLE_JUPYTER', value: 'false', doc: 'JupyterLab on port 8888' },
+  { name: 'ENABLE_FILEBROWSER', value: 'true', doc: 'FileBrowser on FILEBROWSER_PORT (default 8080)' },
+  { name: 'ENABLE_JUPYTER', value: 'false', doc: 'JupyterLab on JUPYTER_PORT (default 8888)' },
   { name: 'SKIP_MODEL_DOWNLOAD', value: 'false', doc: 'skip the model fetch at start' },
   { name: 'COMFY_ARGS', value: '', doc: 'extra ComfyUI command-line arguments' },
   { name: 'COMFY_PERF_FLAGS', value: '', doc: 'ComfyUI performance flags by name (cuda-malloc, bf16-unet, bf16-vae, bf16-text-enc, fast, highvram, gpu-only); each checked against the GPU and this ComfyUI' },
   { name: 'ENABLE_MANAGER_UI', value: 'false', doc: "ComfyUI-Manager's menu and web API (`comfyctl manager-ui on` + restart at run time)" },
-  { name: 'ENABLE_STATUS', value: 'true', doc: 'status endpoint (JSON, no secrets) on port 9188' },
+  { name: 'ENABLE_STATUS', value: 'true', doc: 'status endpoint (JSON, no secrets) on STATUS_PORT (default 9188)' },
   { name: 'NUKE_ON_STOP', value: 'false', doc: 'on a hard stop or SIGTERM, delete user data (outputs, inputs, user dir, temp, caches, histories, logs) when ComfyUI was ready in this container' },
   { name: 'NUKE_MODELS', value: 'false', doc: 'nuke deletes the models too' },
   { name: 'PRIVACY_MODE', value: 'false', doc: 'telemetry hosts blocked in /etc/hosts before any download, opt-out variables, outbound connection log every 2 min' },
@@ -151,7 +154,7 @@ const RUNTIME_VARIABLES: readonly { readonly name: string; readonly value: strin
 const isSecretName = (name: string) => (SECRET_VARIABLES as readonly string[]).includes(name);
 
 function portStrings(input: RunpodInput): string[] {
-  const all = [...STANDARD_PORTS, ...input.ports];
+  const all = [...standardPorts(input.env), ...input.ports];
   const seen = new Set<string>();
   const out: string[] = [];
   // http first (RunPod proxies them), then tcp; standard ports before the template's, each once.
@@ -211,7 +214,7 @@ function readme(input: RunpodInput, ports: readonly string[], env: Readonly<Reco
   }
 
   lines.push('## Ports', '', '| port | service |', '| --- | --- |');
-  const names = new Map([...STANDARD_PORTS, ...input.ports].map((p) => [`${p.port}/${p.protocol}`, p.name]));
+  const names = new Map([...standardPorts(input.env), ...input.ports].map((p) => [`${p.port}/${p.protocol}`, p.name]));
   for (const p of ports) lines.push(`| ${p} | ${cell(names.get(p) ?? '')} |`);
   lines.push('');
 

@@ -20,7 +20,7 @@ import {
   pythonEnv,
   runtimeImage,
   sageLayers,
-  SERVICE_PORTS,
+  servicePortsIn,
   torchLayers,
 } from './stages.ts';
 import { attentionOf, enabledFeatures, templateLayers } from './template-target.ts';
@@ -218,12 +218,12 @@ export function resolveGraph(project: Project): BuildGraph {
 
   const files = project.templates.map((t) => templateFiles(t.def, t.lock?.lock));
   const featureMap: Record<string, FeatureName[]> = {};
-  const { ssh, ...always } = SERVICE_PORTS;
-  const servicePorts: number[] = [...Object.values(always), ...(installs(base.apt, 'openssh-server') ? [ssh] : [])];
+  const withSsh = installs(base.apt, 'openssh-server');
   const gpuFiles = new Map(project.gpus.map((g) => [g.def.name, g]));
   for (const [i, t] of project.templates.entries()) {
     const features = enabledFeatures(t);
-    const ports = [...servicePorts, ...(t.def.ports ?? []).map((p) => p.port)];
+    const { ssh, ...always } = servicePortsIn(t.def.env);
+    const ports = [...Object.values(always), ...(withSsh ? [ssh] : []), ...(t.def.ports ?? []).map((p) => p.port)];
     const inputs: StageInput[] = [...t.def.gpus]
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((gpu) => {

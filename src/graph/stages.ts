@@ -135,9 +135,26 @@ export const PORT_VARIABLES = {
   FILEBROWSER_PORT: { service: 'filebrowser', port: SERVICE_PORTS.filebrowser },
   JUPYTER_PORT: { service: 'jupyter', port: SERVICE_PORTS.jupyter },
   SSH_PORT: { service: 'ssh', port: SERVICE_PORTS.ssh },
+  STATUS_PORT: { service: 'status', port: SERVICE_PORTS.status },
   // llama-server runs only in images built with llama.cpp (ENABLE_LLM=true).
   LLM_PORT: { service: 'llama-server', port: 8081 },
 } as const;
+
+export type ServiceName = keyof typeof SERVICE_PORTS;
+
+/**
+ * Where start.sh listens for each service in an image whose ENV is `env`: the default, or the port
+ * its variable names there. EXPOSE and the RunPod ports follow it, so a moved ComfyUI is published
+ * where it listens. (checkPorts has rejected a value that is not a port.)
+ */
+export function servicePortsIn(env: Readonly<Record<string, string>> = {}): Record<ServiceName, number> {
+  const out: Record<ServiceName, number> = { ...SERVICE_PORTS };
+  for (const [name, v] of Object.entries(PORT_VARIABLES)) {
+    const raw = env[name];
+    if (v.service in out && raw !== undefined && /^\d+$/.test(raw)) out[v.service as ServiceName] = Number(raw);
+  }
+  return out;
+}
 
 /** Whether an apt list installs `name` (entries may pin a version: "curl=8.5.0-2ubuntu10"). */
 export function installs(packages: readonly string[], name: string): boolean {
