@@ -177,28 +177,36 @@ def build(src: str, name: str, env: dict, site: str, isolated: bool, wheel_dir: 
               "gencode": [f"arch=compute_{n},code={'sm' if k == 'sass' else 'compute'}_{n}" for k, n in codes],
               "source": src, "source_ref": _source_ref(src)}
     info = json.dumps(record, indent=1, sort_keys=True) + "\n"
-    pkg = rule["package"]
-    files: dict[str, bytes] = {}
-    exts: list[list[str]] = []
+    sage_exts = None
     if name == "sageattention":
-        for ext, when in rule["extensions"].items():
-            if when["when_any"] and not nums & set(when["when_any"]):
-                continue
-            files[f"{pkg['dir']}/{ext}{EXT_SUFFIX}"] = _extension(codes, info)
-            exts.append([ext, "package"])
-    else:
-        for ext in pkg["extensions_top"]:
-            files[f"{ext}{EXT_SUFFIX}"] = _extension(codes, info)
-            exts.append([ext, "top"])
-    files[f"{pkg['dir']}/__init__.py"] = table.render_standin("kernel/package_init.py", {
-        "version": version, "imports": pkg["imports"], "extensions": exts, "ext_suffix": EXT_SUFFIX, "exports": pkg["exports"],
-    }).encode()
+        # setup.py builds an extension only when one of its archs is in the list.
+        sage_exts = [e for e, when in rule["extensions"].items() if not when["when_any"] or nums & set(when["when_any"])]
+    files = _package_files(rule, codes, info, version, sage_exts)
     data = dists.build_wheel_bytes(files, rule["dist"], version, rule.get("requires", []), {"kiln_build.json": info.encode()})
     os.makedirs(wheel_dir, exist_ok=True)
     path = os.path.join(wheel_dir, f"{rule['dist']}-{version}-cp312-cp312-linux_x86_64.whl")
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+def _package_files(rule: dict, codes: list, info: str, version: str, sage_exts: list[str] | None) -> dict[str, bytes]:
+    """The files of a kernel wheel: its compiled extensions (Sage's inside the
+    package, the others' at the top level) and the package's __init__.py."""
+    pkg = rule["package"]
+    files: dict[str, bytes] = {}
+    exts: list[list[str]] = []
+    if sage_exts is not None:
+        placed = [(ext, "package", f"{pkg['dir']}/{ext}{EXT_SUFFIX}") for ext in sage_exts]
+    else:
+        placed = [(ext, "top", f"{ext}{EXT_SUFFIX}") for ext in pkg["extensions_top"]]
+    for ext, place, path in placed:
+        files[path] = _extension(codes, info)
+        exts.append([ext, place])
+    files[f"{pkg['dir']}/__init__.py"] = table.render_standin("kernel/package_init.py", {
+        "version": version, "imports": pkg["imports"], "extensions": exts, "ext_suffix": EXT_SUFFIX, "exports": pkg["exports"],
+    }).encode()
+    return files
 
 
 def prebuilt_wheel(url: str, dest: str) -> str:
@@ -212,20 +220,7 @@ def prebuilt_wheel(url: str, dest: str) -> str:
     codes = [("sass", a) for a in entry["archs"].split(";")]
     info = json.dumps({"dist": rule["dist"], "version": version, "how": "prebuilt", "url": url,
                        "gencode": [f"arch=compute_{n},code=sm_{n}" for _, n in codes]}, indent=1, sort_keys=True) + "\n"
-    pkg = rule["package"]
-    files: dict[str, bytes] = {}
-    exts: list[list[str]] = []
-    if entry["build"] == "sageattention":
-        for ext in rule["extensions"]:
-            files[f"{pkg['dir']}/{ext}{EXT_SUFFIX}"] = _extension(codes, info)
-            exts.append([ext, "package"])
-    else:
-        for ext in pkg["extensions_top"]:
-            files[f"{ext}{EXT_SUFFIX}"] = _extension(codes, info)
-            exts.append([ext, "top"])
-    files[f"{pkg['dir']}/__init__.py"] = table.render_standin("kernel/package_init.py", {
-        "version": version, "imports": pkg["imports"], "extensions": exts, "ext_suffix": EXT_SUFFIX, "exports": pkg["exports"],
-    }).encode()
+    files = _package_files(rule, codes, info, version, list(rule["extensions"]) if entry["build"] == "sageattention" else None)
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     with open(dest, "wb") as f:
         f.write(dists.build_wheel_bytes(files, rule["dist"], version, rule.get("requires", []), {"kiln_build.json": info.encode()}))
