@@ -13,10 +13,11 @@ function "identity" {
   result = "${REGISTRY != "" ? REGISTRY : "kiln"}/${repository}:${tag}${CACHE_SCOPE == "" ? "" : "--${CACHE_SCOPE}"}"
 }
 
-# Registry cache read: none without a REGISTRY; main's cache always, and the scope's own (CACHE_SCOPE, e.g. pr-42) when set.
+# Registry cache read, for a target and the targets it builds on: none without a REGISTRY; main's cache always, and the scope's own (CACHE_SCOPE, e.g. pr-42) when set.
 function "cache_from" {
-  params = [target]
-  result = REGISTRY == "" ? [] : concat(["type=registry,ref=${REGISTRY}/kiln-cache:${target}"], CACHE_SCOPE == "" ? [] : ["type=registry,ref=${REGISTRY}/kiln-cache:${target}--${CACHE_SCOPE}"])
+  params = []
+  variadic_params = targets
+  result = REGISTRY == "" ? [] : concat(formatlist("type=registry,ref=${REGISTRY}/kiln-cache:%s", targets), CACHE_SCOPE == "" ? [] : formatlist("type=registry,ref=${REGISTRY}/kiln-cache:%s--${CACHE_SCOPE}", targets))
 }
 
 # Registry cache write (mode=max: every stage's steps): none without a REGISTRY; a scope writes its own ref, never main's.
@@ -136,7 +137,7 @@ target "base-rtx4090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("base-rtx4090")
+  cache-from = cache_from("base-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("base-rtx4090")
 }
 
@@ -157,7 +158,7 @@ target "base-rtx5090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("base-rtx5090")
+  cache-from = cache_from("base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("base-rtx5090")
 }
 
@@ -194,7 +195,7 @@ target "flash-rtx5090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("flash-rtx5090")
+  cache-from = cache_from("flash-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1", "devel-cuda12-8-1")
   cache-to = cache_to("flash-rtx5090")
 }
 
@@ -225,7 +226,7 @@ target "flux1-dev-rtx5090" {
     "org.opencontainers.image.title" = "flux1-dev (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("flux1-dev-rtx5090")
+  cache-from = cache_from("flux1-dev-rtx5090", "flash-rtx5090", "sage-rtx5090", "devel-cuda12-8-1", "base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("flux1-dev-rtx5090")
 }
 
@@ -246,7 +247,7 @@ target "llama-rtx4090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("llama-rtx4090")
+  cache-from = cache_from("llama-rtx4090", "devel-cuda12-8-1")
   cache-to = cache_to("llama-rtx4090")
 }
 
@@ -267,7 +268,7 @@ target "llama-rtx5090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("llama-rtx5090")
+  cache-from = cache_from("llama-rtx5090", "devel-cuda12-8-1")
   cache-to = cache_to("llama-rtx5090")
 }
 
@@ -295,7 +296,7 @@ target "llm-prompt-rtx4090" {
     "org.opencontainers.image.title" = "llm-prompt (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("llm-prompt-rtx4090")
+  cache-from = cache_from("llm-prompt-rtx4090", "llama-rtx4090", "devel-cuda12-8-1", "base-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("llm-prompt-rtx4090")
 }
 
@@ -323,7 +324,7 @@ target "llm-prompt-rtx5090" {
     "org.opencontainers.image.title" = "llm-prompt (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("llm-prompt-rtx5090")
+  cache-from = cache_from("llm-prompt-rtx5090", "llama-rtx5090", "devel-cuda12-8-1", "base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("llm-prompt-rtx5090")
 }
 
@@ -417,7 +418,7 @@ target "sage-rtx4090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sage-rtx4090")
+  cache-from = cache_from("sage-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1", "devel-cuda12-8-1")
   cache-to = cache_to("sage-rtx4090")
 }
 
@@ -439,7 +440,7 @@ target "sage-rtx5090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sage-rtx5090")
+  cache-from = cache_from("sage-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1", "devel-cuda12-8-1")
   cache-to = cache_to("sage-rtx5090")
 }
 
@@ -468,7 +469,7 @@ target "sd15-basic-rtx4090" {
     "org.opencontainers.image.title" = "sd15-basic (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sd15-basic-rtx4090")
+  cache-from = cache_from("sd15-basic-rtx4090", "base-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("sd15-basic-rtx4090")
 }
 
@@ -497,7 +498,7 @@ target "sd15-basic-rtx5090" {
     "org.opencontainers.image.title" = "sd15-basic (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sd15-basic-rtx5090")
+  cache-from = cache_from("sd15-basic-rtx5090", "base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("sd15-basic-rtx5090")
 }
 
@@ -526,7 +527,7 @@ target "sdxl-rtx4090" {
     "org.opencontainers.image.title" = "sdxl (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sdxl-rtx4090")
+  cache-from = cache_from("sdxl-rtx4090", "base-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("sdxl-rtx4090")
 }
 
@@ -555,7 +556,7 @@ target "sdxl-rtx5090" {
     "org.opencontainers.image.title" = "sdxl (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("sdxl-rtx5090")
+  cache-from = cache_from("sdxl-rtx5090", "base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("sdxl-rtx5090")
 }
 
@@ -576,7 +577,7 @@ target "torch-rtx4090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("torch-rtx4090")
+  cache-from = cache_from("torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("torch-rtx4090")
 }
 
@@ -597,7 +598,7 @@ target "torch-rtx5090" {
     "kiln.torch" = "2.8.0"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("torch-rtx5090")
+  cache-from = cache_from("torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("torch-rtx5090")
 }
 
@@ -627,7 +628,7 @@ target "wan-video-rtx4090" {
     "org.opencontainers.image.title" = "wan-video (RTX 4090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("wan-video-rtx4090")
+  cache-from = cache_from("wan-video-rtx4090", "sage-rtx4090", "devel-cuda12-8-1", "base-rtx4090", "torch-rtx4090", "base-common-cuda12-8-1")
   cache-to = cache_to("wan-video-rtx4090")
 }
 
@@ -657,6 +658,6 @@ target "wan-video-rtx5090" {
     "org.opencontainers.image.title" = "wan-video (RTX 5090)"
     "org.opencontainers.image.version" = "${TAG}"
   }
-  cache-from = cache_from("wan-video-rtx5090")
+  cache-from = cache_from("wan-video-rtx5090", "sage-rtx5090", "devel-cuda12-8-1", "base-rtx5090", "torch-rtx5090", "base-common-cuda12-8-1")
   cache-to = cache_to("wan-video-rtx5090")
 }

@@ -218,13 +218,15 @@ test('bake --print without docker shows what the real command would print: its c
   const identity = JSON.parse(readFileSync(join(repoRoot, 'bake/identities.json'), 'utf8')).targets['sd15-basic-rtx4090'].image;
   t.deepEqual(printed.target['sd15-basic-rtx4090'].tags, ['ghcr.io/me/sd15-basic:rtx4090-dev', `ghcr.io/me/${identity}`]);
   t.regex(identity, /^sd15-basic:rtx4090-id-[0-9a-f]{16}$/);
-  t.deepEqual(printed.target['sd15-basic-rtx4090']['cache-from'], ['type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090']);
+  // Its own cache, then those of the images it builds on (base, torch, base-common; node checkouts have none).
+  const readFrom = ['sd15-basic-rtx4090', 'base-rtx4090', 'torch-rtx4090', 'base-common-cuda12-8-1'];
+  t.deepEqual(printed.target['sd15-basic-rtx4090']['cache-from'], readFrom.map((x) => `type=registry,ref=ghcr.io/me/kiln-cache:${x}`));
   t.regex(r.stderr, /buildx is not usable, so this is Kiln's rendering of what `docker buildx bake -f bake\/docker-bake\.hcl --print --set '\*\.cache-to=' sd15-basic-rtx4090` would print/);
   const push = JSON.parse((await kiln(repoRoot, ['bake', 'sd15-basic', '--gpu', 'rtx4090', '--print', '--push'], { ...noDocker, REGISTRY: 'ghcr.io/me', CACHE_SCOPE: 'pr-7' })).stdout);
   // A scope reads main's cache and its own, and writes only its own.
   t.deepEqual(push.target['sd15-basic-rtx4090']['cache-from'], [
-    'type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090',
-    'type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090--pr-7',
+    ...readFrom.map((x) => `type=registry,ref=ghcr.io/me/kiln-cache:${x}`),
+    ...readFrom.map((x) => `type=registry,ref=ghcr.io/me/kiln-cache:${x}--pr-7`),
   ]);
   t.deepEqual(push.target['sd15-basic-rtx4090']['cache-to'], ['type=registry,ref=ghcr.io/me/kiln-cache:sd15-basic-rtx4090--pr-7,mode=max']);
   t.deepEqual(push.target['sd15-basic-rtx4090'].output, ['type=image,push=true']);

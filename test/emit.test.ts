@@ -1,7 +1,7 @@
 import test from 'ava';
 import hcl2 from 'hcl2-json-parser';
 import { loadProject } from '../src/dsl/load.ts';
-import { bakeModel } from '../src/emit/bake-file.ts';
+import { bakeModel, evaluateTarget } from '../src/emit/bake-file.ts';
 import { BAKE_FUNCTIONS } from '../src/emit/bake-functions.ts';
 import { Call } from '../src/emit/hcl.ts';
 import { shellWord, dockerfileString, hclString } from '../src/emit/quote.ts';
@@ -67,9 +67,37 @@ test('HCL round trip: hcl2-json-parser reads back exactly the model', async (t) 
   t.deepEqual(unwrap(parsed.variable!), model.variable);
   t.deepEqual(unwrap(parsed.group!), model.group);
   t.deepEqual(unwrap(parsed.target!), asParsed(model.target));
-  const fns = unwrap(parsed.function!) as Record<string, { params: string[] }>;
+  const fns = unwrap(parsed.function!) as Record<string, { params: string[]; variadic_params?: string }>;
   t.deepEqual(Object.keys(fns).sort(), Object.keys(BAKE_FUNCTIONS).sort());
-  for (const [name, f] of Object.entries(BAKE_FUNCTIONS)) t.deepEqual(fns[name]!.params, f.params.map((p) => `\${${p}}`), name);
+  for (const [name, f] of Object.entries(BAKE_FUNCTIONS)) {
+    t.deepEqual(fns[name]!.params, f.params.map((p) => `\${${p}}`), name);
+    t.is(fns[name]!.variadic_params, f.variadic && `\${${f.variadic}}`, name);
+  }
+});
+
+test("a target reads the registry cache of every image it builds on, not only its own (a template job must not depend on which of buildx's builds reaches a shared step first)", async (t) => {
+  const { graph } = await loaded;
+  const model = bakeModel(graph, synthIdentities(graph));
+  const upstream = (name: string, out = new Set<string>()): Set<string> => {
+    for (const v of Object.values(model.target[name]!.contexts ?? {})) {
+      const dep = v.startsWith('target:') ? v.slice('target:'.length) : undefined;
+      if (dep && !out.has(dep)) upstream(dep, out.add(dep));
+    }
+    return out;
+  };
+  const vars = { REGISTRY: 'r.example', TAG: 't', CACHE_SCOPE: 'pr-1' };
+  let checked = 0;
+  for (const [name, body] of Object.entries(model.target)) {
+    if (!body.tags) continue;
+    const images = [name, ...[...upstream(name)].filter((d) => model.target[d]!.tags)];
+    const read = evaluateTarget(body, vars)['cache-from'] as string[];
+    t.deepEqual([...read].sort(), images.flatMap((x) => [`type=registry,ref=r.example/kiln-cache:${x}`, `type=registry,ref=r.example/kiln-cache:${x}--pr-1`]).sort(), name);
+    checked++;
+  }
+  t.true(checked > 10);
+  // By hand, from the contexts: llm-prompt -> base -> torch -> base-common, llm-prompt -> llama -> devel (the node checkout has no image).
+  const llm = evaluateTarget(model.target['llm-prompt-rtx4090']!, { ...vars, CACHE_SCOPE: '' })['cache-from'] as string[];
+  t.deepEqual(llm.map((x) => x.replace('type=registry,ref=r.example/kiln-cache:', '')).sort(), ['base-common-cuda12-8-1', 'base-rtx4090', 'devel-cuda12-8-1', 'llama-rtx4090', 'llm-prompt-rtx4090', 'torch-rtx4090']);
 });
 
 test('HCL: every target: context and every group member names an existing target', async (t) => {

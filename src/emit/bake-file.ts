@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import type { BuildGraph, ContextSource, Target } from '../graph/types.ts';
-import { imageOf } from '../graph/select.ts';
+import { buildClosure, imageOf } from '../graph/select.ts';
 import { hashBanner } from './banner.ts';
 import { BAKE_FUNCTIONS, BAKE_VARIABLES, type BakeVars } from './bake-functions.ts';
 import { Call, type HclBlock, type HclValue, Interpolated, renderHcl } from './hcl.ts';
@@ -68,6 +68,15 @@ export function bakeTargetBody(t: Target): BakeTargetBody {
   };
 }
 
+/**
+ * Whose registry caches a target reads: its own, then those of the targets it
+ * builds on (why: the cache_from function in bake-functions.ts).
+ * Node checkouts have no image and no cache.
+ */
+export function cacheReadTargets(graph: BuildGraph, t: Target): string[] {
+  return buildClosure(graph, [t.name]).reverse().filter((x) => x.image).map((x) => x.name);
+}
+
 export function bakeModel(graph: BuildGraph, identities: Identities): BakeModel {
   const target: Record<string, BakeTarget> = {};
   for (const t of graph.targets) {
@@ -80,7 +89,7 @@ export function bakeModel(graph: BuildGraph, identities: Identities): BakeModel 
     target[t.name] = {
       ...body,
       tags: [new Call('image', [repo, new Interpolated(buildTag(t))]), new Call('identity', [repo, identityTag(t, identities.of(t.name))])],
-      'cache-from': new Call('cache_from', [t.name]),
+      'cache-from': new Call('cache_from', cacheReadTargets(graph, t)),
       'cache-to': new Call('cache_to', [t.name]),
     };
   }

@@ -68,14 +68,27 @@ export function scopeSuffix(v: Pick<BakeVars, 'CACHE_SCOPE'>): string {
   return v.CACHE_SCOPE ? `--${v.CACHE_SCOPE}` : '';
 }
 
+/**
+ * A target reads its own cache and the caches of every target it builds on
+ * (its `target:` contexts, transitively). buildx solves a `target:` context as
+ * a separate build with its own cache import, and the consuming build gets that
+ * build's steps as input definitions: when it reaches them before the context's
+ * import is done (BuildKit 0.13, a slow registry, a busy machine), it runs them
+ * itself with only its own imports, so a template job compiled a kernel that
+ * the registry held. Reading the upstream caches too makes the outcome the same
+ * whichever build gets there first (test/engine/ci.test.ts).
+ */
 const cacheFrom: BakeFunction = {
   name: 'cache_from',
-  params: ['target'],
+  params: [],
+  variadic: 'targets',
   result:
-    'REGISTRY == "" ? [] : concat(["type=registry,ref=${REGISTRY}/kiln-cache:${target}"], CACHE_SCOPE == "" ? [] : ["type=registry,ref=${REGISTRY}/kiln-cache:${target}--${CACHE_SCOPE}"])',
-  why: "Registry cache read: none without a REGISTRY; main's cache always, and the scope's own (CACHE_SCOPE, e.g. pr-42) when set.",
-  evaluate: (v, target) =>
-    v.REGISTRY ? [`type=registry,ref=${cacheRefOf(v, target, false)}`, ...(v.CACHE_SCOPE ? [`type=registry,ref=${cacheRefOf(v, target, true)}`] : [])] : [],
+    'REGISTRY == "" ? [] : concat(formatlist("type=registry,ref=${REGISTRY}/kiln-cache:%s", targets), CACHE_SCOPE == "" ? [] : formatlist("type=registry,ref=${REGISTRY}/kiln-cache:%s--${CACHE_SCOPE}", targets))',
+  why: "Registry cache read, for a target and the targets it builds on: none without a REGISTRY; main's cache always, and the scope's own (CACHE_SCOPE, e.g. pr-42) when set.",
+  evaluate: (v, ...targets) =>
+    v.REGISTRY
+      ? [...targets.map((t) => `type=registry,ref=${cacheRefOf(v, t, false)}`), ...(v.CACHE_SCOPE ? targets.map((t) => `type=registry,ref=${cacheRefOf(v, t, true)}`) : [])]
+      : [],
 };
 
 const cacheTo: BakeFunction = {

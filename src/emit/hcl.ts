@@ -36,6 +36,8 @@ export interface HclBlock {
 export interface HclFunction {
   readonly name: string;
   readonly params: readonly string[];
+  /** Name of the list that takes every argument after `params` (HCL `variadic_params`). */
+  readonly variadic?: string;
   readonly result: string;
   /** One comment line above the block: why the function exists. */
   readonly why: string;
@@ -59,7 +61,9 @@ function value(v: HclValue, indent: string): string {
 export function renderHcl(banner: string, blocks: readonly HclBlock[], functions: readonly HclFunction[] = []): string {
   const out = [banner];
   for (const f of functions) {
-    out.push('', `# ${f.why}`, `function ${hclString(f.name)} {`, `  params = [${f.params.join(', ')}]`, `  result = ${f.result}`, '}');
+    out.push('', `# ${f.why}`, `function ${hclString(f.name)} {`, `  params = [${f.params.join(', ')}]`);
+    if (f.variadic) out.push(`  variadic_params = ${f.variadic}`);
+    out.push(`  result = ${f.result}`, '}');
   }
   for (const b of blocks) {
     out.push('');

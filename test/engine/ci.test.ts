@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { loadProject } from '../../src/dsl/load.ts';
 import type { IdentityFile } from '../../src/emit/identity.ts';
 import { resolveGraph } from '../../src/graph/resolve.ts';
-import type { BuildGraph } from '../../src/graph/types.ts';
+import type { BuildGraph, Layer, Target } from '../../src/graph/types.ts';
 import { Testing } from '../../src/testing.ts';
 import { editPartial } from '../helpers/generator-change.ts';
 import { layerOfStep } from './graph-map.ts';
@@ -55,14 +55,16 @@ async function matrix(root: string, env: Record<string, string> = {}): Promise<L
   return JSON.parse(r.stdout) as Levels;
 }
 
-/** "target/layer" of every executed kernel compile step. */
-function kernelCompiles(steps: readonly Step[]): string[] {
+/** "target/layer" of every executed step whose layer `which` accepts. */
+function stepsRun(steps: readonly Step[], which: (target: Target, layer: Layer) => boolean): string[] {
   return steps
     .filter((s) => s.kind === 'step' && !s.cached)
     .map((s) => layerOfStep(graph, s))
-    .flatMap((hit) => ('layer' in hit && KERNEL_KINDS.has(hit.layer.kind) ? [`${hit.target.name}/${hit.layer.id}`] : []))
+    .flatMap((hit) => ('layer' in hit && which(hit.target, hit.layer) ? [`${hit.target.name}/${hit.layer.id}`] : []))
     .sort();
 }
+
+const kernelCompiles = (steps: readonly Step[]) => stepsRun(steps, (_, layer) => KERNEL_KINDS.has(layer.kind));
 
 const env = { REGISTRY: NS, TAG: 'ci' };
 const pushedTargets = graph.targets.filter((t) => t.image).map((t) => t.name);
@@ -70,7 +72,10 @@ const templates = graph.targets.filter((t) => t.kind === 'template').map((t) => 
 const shared = graph.targets.filter((t) => t.image && t.kind !== 'template').map((t) => t.name).sort();
 const kernels = graph.targets.flatMap((t) => t.layers.filter((l) => KERNEL_KINDS.has(l.kind)).map((l) => `${t.name}/${l.id}`)).sort();
 
-rtest("CI's two levels on a pruned builder: level 1 compiles each kernel once and pushes; level 2 (one job per template, reading level 1's registry cache) compiles none; then the registry has every identity", async (t) => {
+/** Executed steps of a pushed shared stage (a template job should load them all from the cache). */
+const sharedStepsRun = (steps: readonly Step[]) => stepsRun(steps, (target) => shared.includes(target.name));
+
+rtest("CI's two levels on a pruned builder: level 1 compiles each kernel once and pushes; level 2 (one job per template, reading level 1's registry cache) runs no step of a shared stage; then the registry has every identity", async (t) => {
   await engineLock(async () => {
     await prepareStubWorld();
     const first = await matrix(REPO_ROOT);
@@ -85,14 +90,16 @@ rtest("CI's two levels on a pruned builder: level 1 compiles each kernel once an
     // A template job runs on another machine: nothing local survives.
     await removeImages(graph.targets.flatMap((x) => (x.image ? [`${NS}/${x.image.repository}:${x.image.tag}-ci`] : [])));
     await pruneBuildCache();
-    const compiled: string[] = [];
+    const ran: string[] = [];
     for (const target of first.include.map((e) => e.target)) {
       const job = await kilnBake(REPO_ROOT, [target, '--push', '--deps-read-only'], env);
       t.true(job.ok, `${target}: ${job.errorText}`);
-      compiled.push(...kernelCompiles(job.steps));
+      ran.push(...sharedStepsRun(job.steps).map((x) => `${target}: ${x}`));
     }
-    t.deepEqual(compiled, [], 'level 2 compiled a kernel that level 1 had pushed');
-    t.log(`level 1: ${kernelCompiles(level1.steps).length} kernel compiles for ${first.shared.length} shared targets; level 2: ${compiled.length} in ${first.include.length} template jobs`);
+    // Not only kernels: a base step run again costs minutes, and it is the
+    // same defect (cache_from in src/emit/bake-functions.ts says why).
+    t.deepEqual(ran, [], 'level 2 ran steps of a shared stage that level 1 had pushed');
+    t.log(`level 1: ${kernelCompiles(level1.steps).length} kernel compiles for ${first.shared.length} shared targets; level 2: ${ran.length} shared steps run in ${first.include.length} template jobs`);
 
     const after = await matrix(REPO_ROOT);
     t.deepEqual(after, { include: [], shared: [] }, 'nothing changed: the matrix is empty');
