@@ -4,7 +4,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeData, startServer } from './helpers/server.ts';
 import { comfyPid, FAKE_FILEBROWSER_ADMIN, launches, processTree, processUid, runStart, sandbox, servicePid, START, writeExec, writeManifest, type Sandbox } from './helpers/start.ts';
@@ -281,6 +281,12 @@ test('KILN_USER: ComfyUI and the services run as a created non-root user that ow
   const path = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
   await writeExec(join(s.bin, 'kiln-python'), '#!/bin/sh\nexec /usr/bin/python3 "$@"\n');
   await writeExec(join(s.bin, 'filebrowser'), `#!/usr/bin/env bash\n${FAKE_FILEBROWSER_ADMIN}\ntrap "exit 0" TERM\nwhile :; do sleep 0.2; done\n`);
+  // The user runs start.sh's helpers (the status endpoint's python): like the
+  // image's /opt/kiln/scripts, they must be readable by anyone, wherever this
+  // checkout lives (a clone under `mktemp -d` is 0700: the endpoint died with
+  // "can't open file ... Permission denied").
+  const scripts = join(s.root, 'opt', 'kiln', 'scripts');
+  await cp(SCRIPTS, scripts, { recursive: true, filter: (src) => !src.includes('__pycache__') });
   const model = await oneModel(t, s);
   const run = runStart(t, s, {
     PATH: path,
@@ -290,7 +296,7 @@ test('KILN_USER: ComfyUI and the services run as a created non-root user that ow
     FAKE_COMFY_TOUCH: '1',
     FAKE_COMFY_RECORD: join(records, 'argv.log'),
     FILEBROWSER_BIN: join(s.bin, 'filebrowser'),
-  });
+  }, ['bash', join(scripts, 'start.sh')]);
   await run.waitLog(/ComfyUI ready in/, READY);
   t.regex(run.out(), new RegExp(`KILN_USER: created user ${user}`));
   const uid = Number((await execa('id', ['-u', user])).stdout.trim());
