@@ -72,11 +72,12 @@ export function scopeSuffix(v: Pick<BakeVars, 'CACHE_SCOPE'>): string {
  * A target reads its own cache and the caches of every target it builds on
  * (its `target:` contexts, transitively). buildx solves a `target:` context as
  * a separate build with its own cache import, and the consuming build gets that
- * build's steps as input definitions: when it reaches them before the context's
- * import is done (BuildKit 0.13, a slow registry, a busy machine), it runs them
- * itself with only its own imports, so a template job compiled a kernel that
- * the registry held. Reading the upstream caches too makes the outcome the same
- * whichever build gets there first (test/engine/ci.test.ts).
+ * build's steps as input definitions. BuildKit 0.13 attaches a build's cache
+ * imports to a step when that build loads it; when the consuming build loads
+ * the context's steps first (a busy machine), it runs them with only its own
+ * imports: a template job compiled a kernel that the registry held. Reading
+ * the upstream caches too makes the outcome the same whichever build loads a
+ * step first (test/emit.test.ts requires it; test/engine/ci.test.ts, docs/ci.md).
  */
 const cacheFrom: BakeFunction = {
   name: 'cache_from',
